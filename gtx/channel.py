@@ -89,7 +89,8 @@ class RecordResult:
 class DialResult:
     """Outcome of Dial(): DIALSTATUS and the times Asterisk reports."""
 
-    status: str  # ANSWER, BUSY, NOANSWER, CANCEL, CONGESTION, CHANUNAVAIL, DONTCALL, TORTURE, INVALIDARGS
+    # ANSWER, BUSY, NOANSWER, CANCEL, CONGESTION, CHANUNAVAIL, DONTCALL, TORTURE, INVALIDARGS
+    status: str
     answered_seconds: int  # ANSWEREDTIME (0 when not answered)
     dialed_seconds: int  # DIALEDTIME
 

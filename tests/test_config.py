@@ -1,0 +1,99 @@
+"""gtx.ini parsing and validation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from gtx.config import ConfigError, load_config, parse_config
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def problems_of(text: str) -> list[str]:
+    with pytest.raises(ConfigError) as info:
+        parse_config(text)
+    return [str(p) for p in info.value.problems]
+
+
+def test_example_file_is_valid_and_documents_every_key() -> None:
+    config = load_config(ROOT / "examples" / "gtx.ini")
+    assert config.node == "gtx1"
+    assert config.fastagi_listen == "tcp:4573:interface=127.0.0.1"
+    assert config.http_listen == "tcp:8090:interface=127.0.0.1"
+    assert config.apps["menu"].method == "menu.start"
+    assert config.apps["menu"].hangup_method == "menu.hangup"
+    assert config.apps["prepaid"].timeout == 3.0
+    assert config.asterisk_name_for("127.0.0.1") == "pbx1"
+    assert config.asterisk_name_for("10.9.9.9") == "10.9.9.9"
+    # every key the code accepts is documented in the example, with a comment above it
+    from gtx.config import SECTION_KEYS
+
+    text = (ROOT / "examples" / "gtx.ini").read_text()
+    for keys in SECTION_KEYS.values():
+        for key in keys:
+            if key in {"url", "method"}:
+                continue
+            assert f"\n{key} =" in text, f"{key} is not documented in examples/gtx.ini"
+
+
+def test_defaults_without_a_file() -> None:
+    config = parse_config("")
+    assert config.node == "gtx1"
+    assert config.apps == {}
+    assert config.url_app_defaults is not None
+    assert config.ivr_defaults.fallback == ("an-error-has-occured",)
+
+
+def test_app_inherits_ivr_defaults_and_overrides_them() -> None:
+    config = parse_config(
+        "[ivr]\ntimeout = 2\nexec_allowed = Playback, NoOp\nsecret = k\n"
+        "[ivr:a]\nurl = http://h/RPC2\nmethod = a.start\nretries = 0\n"
+    )
+    app = config.apps["a"]
+    assert (app.timeout, app.retries, app.secret) == (2.0, 0, "k")
+    assert app.exec_allowed == frozenset({"Playback", "NoOp"})
+
+
+def test_every_problem_is_reported_with_section_and_key() -> None:
+    found = problems_of(
+        "[gtx]\nnode = a b\nnodee = 1\n[fastagi]\nlisten = tpc:12\n"
+        "[ivr:x]\nurl = ftp://x\ntimeout = abc\non_error = ignore\n[foo]\n"
+    )
+    joined = "\n".join(found)
+    assert "[gtx] nodee: unknown key; did you mean 'node'?" in joined
+    assert "[foo]: unknown section" in joined
+    assert "[ivr:x] method: missing" in joined
+    assert "[ivr:x] url: expected an http:// or https:// URL" in joined
+    assert "[ivr:x] timeout: expected seconds, got 'abc'" in joined
+    assert "[ivr:x] on_error: expected hangup or continue" in joined
+    assert "[gtx] node: expected a node name" in joined
+    assert "[fastagi] listen: expected a server endpoint string" in joined
+    assert len(found) == 8
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ("[ivr]\ntimeout = 0\n", "[ivr] timeout: expected seconds, got '0' (must be between"),
+        ("[ivr]\nexec_allowed = Play back;x\n", "[ivr] exec_allowed"),
+        ("[store]\nurl = mysql://x/y\n", "[store] url: expected a store URL"),
+        ("[asterisk:pbx1]\nami = tcp:127.0.0.1:5038\n", "ami and ami_user go together"),
+        ("[asterisk:pbx1]\nami = nope\nami_user = gtx\n", "[asterisk:pbx1] ami"),
+        ("[ivr]\nallow_url_apps = maybe\n", "[ivr] allow_url_apps: expected yes or no"),
+        ("[ivr:bad name]\nurl = http://h/\nmethod = m\n", "[ivr:bad name]: the name"),
+        ("not an ini file", "[file]"),
+    ],
+)
+def test_single_problems(text: str, fragment: str) -> None:
+    assert any(fragment in p for p in problems_of(text)), problems_of(text)
+
+
+def test_url_apps_can_be_refused() -> None:
+    assert parse_config("[ivr]\nallow_url_apps = no\n").url_app_defaults is None
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_config(tmp_path / "nope.ini")
