@@ -1,0 +1,134 @@
+"""The ``gtx`` command: serve, check-config, simulate, demo."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from typing import Any, TextIO
+
+from gtx import __version__
+from gtx.config import ConfigError, describe, load_config
+
+
+def install_asyncio_reactor() -> Any:
+    """Install Twisted's asyncio reactor the way that lets asyncio libraries share its loop:
+    create the loop, make it current, install it, and only then import the reactor."""
+    import asyncio
+
+    if "twisted.internet.reactor" not in sys.modules:
+        from twisted.internet import asyncioreactor
+
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+        asyncioreactor.install(loop)
+    from twisted.internet import reactor
+
+    return reactor
+
+
+def start_logging(stream: TextIO, level: str = "info") -> None:
+    """Send twisted.logger events to ``stream``, one line per event."""
+    from twisted.logger import (
+        FilteringLogObserver,
+        LogLevel,
+        LogLevelFilterPredicate,
+        globalLogBeginner,
+        textFileLogObserver,
+    )
+
+    predicate = LogLevelFilterPredicate(defaultLogLevel=LogLevel.levelWithName(level))
+    observer = FilteringLogObserver(textFileLogObserver(stream), [predicate])
+    globalLogBeginner.beginLoggingTo([observer], redirectStandardIO=False)
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    try:
+        config = load_config(args.config)
+    except ConfigError as e:
+        print(e, file=sys.stderr)
+        return 1
+    print(f"{args.config}: OK")
+    for line in describe(config):
+        print(f"  {line}")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    try:
+        config = load_config(args.config)
+    except ConfigError as e:
+        print(e, file=sys.stderr)
+        return 1
+    reactor = install_asyncio_reactor()
+    from gtx.tap import GtxNode
+
+    start_logging(sys.stdout, args.log_level)
+    service = GtxNode(config, reactor).service()
+    reactor.callWhenRunning(service.startService)
+    reactor.addSystemEventTrigger("before", "shutdown", service.stopService)
+    reactor.run()
+    return 0
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from gtx.simulate import run_simulation
+
+    reactor = install_asyncio_reactor()
+    return run_simulation(reactor, args, sys.stdout)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from gtx.demo import run_demo
+
+    reactor = install_asyncio_reactor()
+    return run_demo(reactor, args, sys.stdout)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="gtx", description="gtx: IVR, dialer and recorder APIs for Asterisk over XML-RPC."
+    )
+    parser.add_argument("--version", action="version", version=f"gtx {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="run a gtx node")
+    serve.add_argument("-c", "--config", default="/etc/gtx/gtx.ini", help="the gtx.ini file")
+    serve.add_argument("--log-level", default="info",
+                       choices=["debug", "info", "warn", "error", "critical"])
+    serve.set_defaults(func=cmd_serve)
+
+    check = commands.add_parser("check-config", help="validate a gtx.ini file")
+    check.add_argument("-c", "--config", default="/etc/gtx/gtx.ini", help="the gtx.ini file")
+    check.set_defaults(func=cmd_check_config)
+
+    simulate = commands.add_parser(
+        "simulate", help="run a web service through a simulated call (no Asterisk needed)")
+    simulate.add_argument("--url", required=True, help="the web service's XML-RPC URL")
+    simulate.add_argument("--method", required=True, help="the method called for step 1")
+    simulate.add_argument("--dtmf", default="",
+                          help="what the caller presses, e.g. 'wait 2; press 1; wait 1; press 23#'")
+    simulate.add_argument("--caller", default="", help="the caller's number")
+    simulate.add_argument("--caller-name", default="", help="the caller's name")
+    simulate.add_argument("--called", default="", help="the dialled number")
+    simulate.add_argument("--hangup-after", type=float, default=None, metavar="S",
+                          help="the caller hangs up after S seconds")
+    simulate.add_argument("--arg", action="append", default=[], help="an AGI argument (repeat)")
+    simulate.add_argument("--timeout", type=float, default=5.0,
+                          help="seconds to wait for each answer of the web service")
+    simulate.set_defaults(func=cmd_simulate)
+
+    demo = commands.add_parser("demo", help="run the whole product on this machine, emulated")
+    demo.add_argument("--calls", type=int, default=3, help="how many emulated calls to run")
+    demo.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    result: int = args.func(args)
+    return result
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

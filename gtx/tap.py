@@ -1,0 +1,139 @@
+"""The composition root: builds every gtx service from the configuration.
+
+Nothing imports this module but the entry points (``gtx serve``, ``twistd gtx``, ``gtx demo``).
+It holds only :class:`Options`, :func:`makeService` and the :class:`GtxNode` that wires the
+parts together; every part takes its dependencies as arguments.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from twisted.application import strports
+from twisted.application.service import IService, MultiService, Service
+from twisted.internet.defer import Deferred, DeferredList, succeed
+from twisted.internet.interfaces import IReactorCore, IReactorTCP, IReactorTime
+from twisted.logger import Logger
+from twisted.python import usage
+from twisted.web.server import Site
+
+from gtx import __version__
+from gtx.asterisk.agi_server import FastAGIFactory
+from gtx.config import GtxConfig, load_config
+from gtx.http import build_root
+from gtx.ivr.engine import IvrEngine
+from gtx.metrics import Metrics
+from gtx.xmlrpc.client import XMLRPCClient
+from gtx.xmlrpc.server import XMLRPCResource
+
+log = Logger(namespace="gtx")
+
+
+class Options(usage.Options):
+    """``twistd gtx`` options."""
+
+    optParameters = [["config", "c", "/etc/gtx/gtx.ini", "The gtx.ini file to run."]]
+
+
+class GtxNode:
+    """One gtx node: the IVR engine behind FastAGI, the XML-RPC APIs and the HTTP endpoints."""
+
+    def __init__(self, config: GtxConfig, reactor: Any) -> None:
+        self.config = config
+        self.reactor = reactor
+        self.metrics = Metrics()
+        self.started = time.time()
+        self.draining = False
+        self.webservice = XMLRPCClient(reactor, user_agent=f"gtx/{__version__} ({config.node})")
+        self.engine = IvrEngine(
+            clock=reactor,
+            webservice=self.webservice,
+            apps=config.apps,
+            url_app_defaults=config.url_app_defaults,
+            node=config.node,
+            metrics=self.metrics,
+        )
+        self.fastagi = FastAGIFactory(
+            self.engine.run,
+            clock=reactor,
+            asterisk_name_for=config.asterisk_name_for,
+            environment_timeout=config.fastagi_environment_timeout,
+            command_timeout=config.fastagi_command_timeout,
+            max_line_length=config.fastagi_max_line_length,
+            metrics=self.metrics,
+        )
+        self.rpc = XMLRPCResource(max_request_size=config.http_max_request_size)
+        self.site = Site(build_root(health=self.health, metrics=self.metrics, rpc=self.rpc))
+
+    def health(self) -> Mapping[str, object]:
+        """What /health reports."""
+        return {
+            "status": "draining" if self.draining else "ok",
+            "node": self.config.node,
+            "version": __version__,
+            "active_sessions": self.engine.active,
+            "uptime_seconds": round(time.time() - self.started, 1),
+        }
+
+    def drain(self) -> Deferred[None]:
+        """Stop taking calls, let running sessions finish (bounded), release connections."""
+        self.draining = True
+        self.engine.stop_accepting()
+        self.fastagi.stop_accepting()
+        log.info(
+            "node {node}: shutting down, waiting up to {timeout:g} s for {active} session(s)",
+            node=self.config.node, timeout=self.config.shutdown_timeout, active=self.engine.active,
+        )
+        d = DeferredList(
+            [self.engine.drain(self.config.shutdown_timeout),
+             self.fastagi.drain(self.config.shutdown_timeout)],
+            consumeErrors=True,
+        )
+        d.addBoth(lambda _: self.webservice.close())
+        d.addBoth(lambda _: None)
+        return d
+
+    def service(self) -> MultiService:
+        """The Twisted service tree of this node."""
+        top = MultiService()
+        top.setName("gtx")
+        strports.service(self.config.fastagi_listen, self.fastagi).setServiceParent(top)
+        strports.service(self.config.http_listen, self.site).setServiceParent(top)
+        _DrainOnStop(self).setServiceParent(top)
+        return top
+
+
+class _DrainOnStop(Service):
+    """Drains the node when the service tree stops (SIGTERM, SIGINT, reactor.stop())."""
+
+    def __init__(self, node: GtxNode) -> None:
+        self.node = node
+
+    def startService(self) -> None:
+        super().startService()
+        log.info("node {node} started (gtx {version})", node=self.node.config.node,
+                 version=__version__)
+
+    def stopService(self) -> Deferred[None]:
+        super().stopService()
+        return self.node.drain() if not self.node.draining else succeed(None)
+
+
+def makeService(options: Mapping[str, Any]) -> IService:
+    """twistd's entry point: the service tree for the config file in ``options``."""
+    from twisted.internet import reactor
+
+    config = load_config(options["config"])
+    _use_reactor_loop(reactor)
+    return GtxNode(config, reactor).service()
+
+
+def _use_reactor_loop(reactor: IReactorCore | IReactorTCP | IReactorTime) -> None:
+    """Make the asyncio reactor's loop the current one, so asyncio libraries share it."""
+    loop = getattr(reactor, "_asyncioEventloop", None)
+    if loop is not None:
+        import asyncio
+
+        asyncio.set_event_loop(loop)
