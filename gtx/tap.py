@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 from twisted.application import strports
 from twisted.application.service import IService, MultiService, Service
@@ -34,7 +34,9 @@ log = Logger(namespace="gtx")
 class Options(usage.Options):
     """``twistd gtx`` options."""
 
-    optParameters = [["config", "c", "/etc/gtx/gtx.ini", "The gtx.ini file to run."]]
+    optParameters: ClassVar[list[list[str]]] = [
+        ["config", "c", "/etc/gtx/gtx.ini", "The gtx.ini file to run."]
+    ]
 
 
 class GtxNode:
