@@ -7,9 +7,10 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-#: The real Asterisk reference material, kept beside the repository.
-SHARED_ASTERISK = ROOT.parent / "shared" / "asterisk"
-TRANSCRIPTS = SHARED_ASTERISK / "transcripts"
+#: Real Asterisk reference material (exchanges recorded on a real Asterisk, its configuration
+#: and its AGI command list), kept as test data.
+ASTERISK_FIXTURES = ROOT / "tests" / "fixtures" / "asterisk"
+TRANSCRIPTS = ASTERISK_FIXTURES / "transcripts"
 
 
 @pytest.fixture
