@@ -1,0 +1,42 @@
+"""The IVR actions: one small class per action, validated before any of them runs.
+
+Each action module registers its classes in :data:`REGISTRY` (action name → class).
+"""
+
+from gtx.ivr.actions import calls, control, media, read, record
+from gtx.ivr.actions.base import (
+    FAILED,
+    HANGUP,
+    INVALID,
+    OK,
+    REGISTRY,
+    SKIPPED,
+    TIMEOUT,
+    Action,
+    ActionOutcome,
+    EndSession,
+    GotoTarget,
+    RunContext,
+    ValidationContext,
+)
+
+__all__ = [
+    "FAILED",
+    "HANGUP",
+    "INVALID",
+    "OK",
+    "REGISTRY",
+    "SKIPPED",
+    "TIMEOUT",
+    "Action",
+    "ActionOutcome",
+    "EndSession",
+    "GotoTarget",
+    "RunContext",
+    "ValidationContext",
+    "calls",
+    "control",
+    "media",
+    "read",
+    "record",
+]
