@@ -1,0 +1,434 @@
+"""The Asterisk-side files: their structure (parsed with pyst2) and the failover behaviour.
+
+The behaviour tests run ``dialplan/extensions_gtx.conf`` in tests/dialplan_sim.py, a small
+interpreter of the dialplan subset the file uses, with each gtx node's AGI scripted.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from asterisk.config import Config
+
+from tests.conftest import ROOT
+from tests.dialplan_sim import (
+    Channel,
+    Dialplan,
+    DialplanError,
+    Simulator,
+    evaluate,
+    load,
+)
+
+DIALPLAN = ROOT / "dialplan" / "extensions_gtx.conf"
+ASTERISK_CONF = ROOT / "asterisk-conf"
+
+#: Real Asterisk dialplan applications (a subset of `core show applications`).
+KNOWN_APPLICATIONS = {
+    "AGI", "AMD", "Answer", "Background", "Busy", "Congestion", "Dial", "EAGI", "EndWhile",
+    "ExecIf", "ExitWhile", "Gosub", "GosubIf", "Goto", "GotoIf", "Hangup", "Log", "MixMonitor",
+    "MSet", "NoOp", "Playback", "Progress", "Queue", "Read", "Return", "Ringing", "SayDigits",
+    "SayNumber", "Set", "StackPop", "Stasis", "StopMixMonitor", "UserEvent", "Verbose", "Wait",
+    "WaitExten", "While",
+}  # fmt: skip
+#: Real Asterisk dialplan functions.
+KNOWN_FUNCTIONS = {"CALLERID", "CUT", "FIELDQTY", "IAXVAR", "IF", "LEN", "LOCAL", "PJSIP_HEADER"}
+
+
+def read_config(path: Path) -> Config:
+    """Parse with pyst2, which leaves its file open: its ResourceWarning is not ours."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)
+        return Config(str(path))
+
+
+def items(config: Config, section: str) -> dict[str, str]:
+    """A section's keys and values, stripped (pyst2 keeps the space after ``=``)."""
+    matches = [c for c in config.categories if c.name == section]
+    assert matches, f"no [{section}] in {config.filename}"
+    return {item.name: item.value.strip() for item in matches[0].items}
+
+
+@pytest.fixture(scope="module")
+def plan() -> Dialplan:
+    return load(read_config(DIALPLAN))
+
+
+def priorities(plan: Dialplan):
+    for context, extensions in plan.contexts.items():
+        for exten, prios in extensions.items():
+            for priority in prios:
+                yield context, exten, priority
+
+
+# -- structure -------------------------------------------------------------------------------
+
+
+def test_contexts_and_globals_exist(plan: Dialplan) -> None:
+    assert {"gtx-ivr", "gtx", "gtx-dialer", "gtx-examples", "gtx-outbound"} <= set(plan.contexts)
+    assert plan.contexts["gtx-ivr"].keys() == {"s"}
+    assert {"menu", "prepaid", "ivr"} <= set(plan.contexts["gtx"])
+    assert "answered" in plan.contexts["gtx-dialer"]
+    assert plan.globals == {
+        "GTX_NODES": "127.0.0.1",
+        "GTX_ROUNDS": "2",
+        "GTX_ON_ERROR": "hangup",
+        "GTX_FALLBACK": "an-error-has-occured",
+    }
+
+
+def test_priorities_are_numbered_from_one(plan: Dialplan) -> None:
+    for context, exten, prios in (
+        (c, e, p) for c, exts in plan.contexts.items() for e, p in exts.items()
+    ):
+        assert [p.number for p in prios] == list(range(1, len(prios) + 1)), (context, exten)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("exten => s,2,NoOp()\n", "priority 2, expected 1"),
+        ("exten => s,1,NoOp()\n same => n(a),NoOp()\n same => n(a),NoOp()\n", "label 'a'"),
+        ("same => n,NoOp()\n", "`same` before any `exten`"),
+        ("exten => s,1,No Op()\n", "bad application"),
+        ("exten => s,x,NoOp()\n", "bad priority"),
+    ],
+)
+def test_malformed_extensions_are_refused(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "bad.conf"
+    path.write_text("[ctx]\n" + text)
+    with pytest.raises(DialplanError, match=re.escape(message)):
+        load(read_config(path))
+
+
+def test_every_application_is_a_real_asterisk_application(plan: Dialplan) -> None:
+    used = {p.app for _, _, p in priorities(plan)}
+    assert used - KNOWN_APPLICATIONS == set()
+    # ExecIf runs an application too.
+    nested = {
+        m for _, _, p in priorities(plan) if p.app == "ExecIf"
+        for m in re.findall(r"\?(\w+)\(", p.data)
+    }  # fmt: skip
+    assert nested <= KNOWN_APPLICATIONS
+
+
+def test_every_function_is_a_real_asterisk_function(plan: Dialplan) -> None:
+    used = {m for _, _, p in priorities(plan) for m in re.findall(r"\$\{([A-Z_]+)\(", p.data)}
+    assert used
+    assert used - KNOWN_FUNCTIONS == set()
+
+
+def test_every_static_goto_target_exists(plan: Dialplan) -> None:
+    sim = Simulator(plan, agi=lambda *_: "SUCCESS")
+    for context, exten, p in priorities(plan):
+        if p.app == "GotoIf":
+            targets = p.data.partition("?")[2].split(":")
+        elif p.app == "Goto":
+            targets = [p.data]
+        else:
+            continue
+        for target in filter(None, targets):
+            if "$" in target:
+                continue  # computed at run time (Goto(${GTX_ON_ERROR}))
+            parts = target.split(",")
+            if len(parts) == 3:
+                where = (parts[0], parts[1], parts[2])
+            elif len(parts) == 2:
+                where = (context, parts[0], parts[1])
+            else:
+                where = (context, exten, parts[0])
+            sim.resolve(*where)  # raises if the extension or the label is missing
+
+
+def test_failover_tests_agistatus_failure_and_gtx_status_running(plan: Dialplan) -> None:
+    ivr = plan.contexts["gtx-ivr"]["s"]
+    jumps = {p.data for p in ivr if p.app == "GotoIf" and p.data.endswith("?failover")}
+    assert '$["${AGISTATUS}" = "FAILURE"]?failover' in jumps
+    assert '$["${GTX_STATUS}" = "RUNNING"]?failover' in jumps
+    # The retry is bounded: `try` is reached again only below the maximum.
+    assert any(p.label == "failover" and "< ${LOCAL(gtx_max)}]?try" in p.data for p in ivr)
+
+
+def test_agi_urls_use_the_fastagi_port(plan: Dialplan) -> None:
+    agis = [p.data for _, _, p in priorities(plan) if p.app == "AGI"]
+    assert len(agis) >= 2
+    for data in agis:
+        assert re.match(r"agi://[^/:,]+:4573/", data), data
+
+
+def test_no_value_is_cut_by_a_semicolon() -> None:
+    # Asterisk (and pyst2) read ';' as the start of a comment, even inside a value.
+    for line in DIALPLAN.read_text().splitlines():
+        code = line.strip()
+        if code and not code.startswith(";"):
+            assert ";" not in code, line
+
+
+def test_manager_user_has_what_gtx_needs() -> None:
+    user = items(read_config(ASTERISK_CONF / "manager_gtx.conf"), "gtx")
+    read = set(user["read"].split(","))
+    write = set(user["write"].split(","))
+    assert {"call", "dialplan", "agent", "user", "system"} <= read  # OriginateResponse, VarSet…
+    assert {"originate", "call", "system", "agent"} <= write  # Originate, Getvar, MixMonitor
+    assert not {"all", "command", "config"} & (read | write)
+    assert user["secret"]
+    assert user["permit"] == "127.0.0.1/255.255.255.255"
+    assert user["deny"] == "0.0.0.0/0.0.0.0"
+
+
+def test_ari_user_and_http_server() -> None:
+    ari = items(read_config(ASTERISK_CONF / "ari_gtx.conf"), "gtx")
+    assert ari["type"] == "user"
+    assert ari["read_only"] == "no"
+    assert ari["password"]
+    http = items(read_config(ASTERISK_CONF / "http_gtx.conf"), "general")
+    assert http == {"enabled": "yes", "bindaddr": "127.0.0.1", "bindport": "8088"}
+
+
+def test_install_readme_names_every_file() -> None:
+    readme = (ASTERISK_CONF / "README.md").read_text()
+    for name in ("manager_gtx.conf", "ari_gtx.conf", "http_gtx.conf", "extensions_gtx.conf"):
+        assert f"#include {name}" in readme or f"cp asterisk-conf/{name}" in readme, name
+    assert "manager reload" in readme
+    assert "dialplan reload" in readme
+
+
+# -- behaviour -------------------------------------------------------------------------------
+
+
+@dataclass
+class Nodes:
+    """Scripted gtx nodes: host → what its AGI does, one behaviour per connection."""
+
+    behaviours: dict[str, list[Callable[[Channel], str]]]
+    calls: list[tuple[str, str, list[str], str]] = field(default_factory=list)
+
+    def __call__(self, channel: Channel, url: str, args: list[str]) -> str:
+        match = re.fullmatch(r"agi://([^:/]+):4573/(.*)", url)
+        assert match, url
+        host, script = match.groups()
+        self.calls.append((host, script, args, channel.get("GTX_STATUS")))
+        return self.behaviours[host].pop(0)(channel)
+
+    @property
+    def hosts(self) -> list[str]:
+        return [host for host, *_ in self.calls]
+
+
+def unreachable(channel: Channel) -> str:
+    return "FAILURE"
+
+
+def finishes(channel: Channel) -> str:
+    channel.variables["GTX_STATUS"] = "DONE"
+    return "SUCCESS"
+
+
+def dies_mid_session(channel: Channel) -> str:
+    channel.variables.update(GTX_STATUS="RUNNING", GTX_STEP="3", GTX_SESSION="s-1")
+    return "SUCCESS"  # what Asterisk reports when the FastAGI socket closes
+
+
+def closes_at_once(channel: Channel) -> str:
+    return "SUCCESS"
+
+
+def fails_with(error: str) -> Callable[[Channel], str]:
+    def behaviour(channel: Channel) -> str:
+        channel.variables.update(GTX_STATUS="ERROR", GTX_ERROR=error)
+        return "SUCCESS"
+
+    return behaviour
+
+
+def caller_hangs_up(channel: Channel) -> str:
+    channel.variables["GTX_STATUS"] = "HANGUP"
+    return "HANGUP"
+
+
+def run_ivr(
+    plan: Dialplan, nodes: Nodes, args: list[str] | None = None, **variables: str
+) -> Channel:
+    channel = Channel(variables={"GTX_NODES": "10.0.0.1&10.0.0.2", **variables})
+    return Simulator(plan, nodes, channel).gosub("gtx-ivr", "s", args or ["menu"])
+
+
+def played(channel: Channel) -> list[str]:
+    return [data for app, data in channel.executed if app == "Playback"]
+
+
+def test_done_on_the_first_node_returns(plan: Dialplan) -> None:
+    nodes = Nodes({"10.0.0.1": [finishes]})
+    channel = run_ivr(plan, nodes)
+    assert nodes.calls == [("10.0.0.1", "menu", [], "")]
+    assert channel.ended == "returned"
+    assert channel.get("GOSUB_RETVAL") == "DONE"
+    assert played(channel) == []
+
+
+def test_unreachable_node_fails_over_to_the_next(plan: Dialplan) -> None:
+    nodes = Nodes({"10.0.0.1": [unreachable], "10.0.0.2": [finishes]})
+    channel = run_ivr(plan, nodes)
+    assert nodes.hosts == ["10.0.0.1", "10.0.0.2"]
+    assert channel.ended == "returned"
+    assert channel.get("GTX_STATUS") == "DONE"
+
+
+def test_node_dying_mid_session_is_resumed_by_the_next(plan: Dialplan) -> None:
+    nodes = Nodes({"10.0.0.1": [dies_mid_session], "10.0.0.2": [finishes]})
+    channel = run_ivr(plan, nodes)
+    assert nodes.hosts == ["10.0.0.1", "10.0.0.2"]
+    # The second node found the session RUNNING, with its state: it resumes at step 3.
+    assert nodes.calls[1][3] == "RUNNING"
+    assert channel.get("GTX_STEP") == "3"
+    assert channel.get("GOSUB_RETVAL") == "DONE"
+
+
+def test_node_closing_before_the_session_starts_fails_over(plan: Dialplan) -> None:
+    nodes = Nodes({"10.0.0.1": [closes_at_once], "10.0.0.2": [finishes]})
+    assert run_ivr(plan, nodes).get("GTX_STATUS") == "DONE"
+    assert nodes.hosts == ["10.0.0.1", "10.0.0.2"]
+
+
+def test_all_nodes_failing_ends_in_error_after_bounded_rounds(plan: Dialplan) -> None:
+    nodes = Nodes({"10.0.0.1": [unreachable, dies_mid_session], "10.0.0.2": [unreachable] * 2})
+    channel = run_ivr(plan, nodes)
+    # Each node once per round, two rounds (GTX_ROUNDS=2), then no more attempts.
+    assert nodes.hosts == ["10.0.0.1", "10.0.0.2", "10.0.0.1", "10.0.0.2"]
+    assert channel.get("GTX_STATUS") == "ERROR"
+    assert channel.get("GTX_ERROR").startswith("node_unreachable: no gtx node ran menu")
+    assert played(channel) == ["an-error-has-occured"]
+    assert channel.ended == "hangup"
+
+
+def test_rounds_and_nodes_bound_the_attempts(plan: Dialplan) -> None:
+    nodes = Nodes({host: [unreachable] for host in ("a", "b", "c")})
+    channel = run_ivr(plan, nodes, GTX_NODES="a&b&c", GTX_ROUNDS="1")
+    assert nodes.hosts == ["a", "b", "c"]
+    assert channel.get("GTX_STATUS") == "ERROR"
+
+
+def test_error_reported_by_gtx_is_not_retried_nor_played_again(plan: Dialplan) -> None:
+    nodes = Nodes({"10.0.0.1": [fails_with("webservice_timeout: no answer in 5 s")]})
+    channel = run_ivr(plan, nodes)
+    assert nodes.hosts == ["10.0.0.1"]
+    assert channel.get("GTX_ERROR") == "webservice_timeout: no answer in 5 s"
+    assert played(channel) == []  # gtx already played the app's fallback
+    assert channel.ended == "hangup"
+    assert any("webservice_timeout" in line for line in channel.verbose)
+
+
+def test_on_error_return_gives_the_error_to_the_caller(plan: Dialplan) -> None:
+    nodes = Nodes({"10.0.0.1": [fails_with("webservice_fault: 42 no such menu")]})
+    channel = run_ivr(plan, nodes, GTX_ON_ERROR="return")
+    assert channel.ended == "returned"
+    assert channel.get("GOSUB_RETVAL") == "ERROR"
+
+
+def test_on_error_location_leaves_the_subroutine_for_an_operator(plan: Dialplan) -> None:
+    nodes = Nodes({"10.0.0.1": [unreachable], "10.0.0.2": [unreachable]})
+    channel = run_ivr(plan, nodes, GTX_ON_ERROR="gtx-examples,operator,1", GTX_ROUNDS="1")
+    assert ("Dial", "PJSIP/operator,30") in channel.executed
+    assert channel.frames == []  # StackPop dropped the return address
+    assert played(channel) == ["an-error-has-occured"]
+
+
+def test_hangup_ends_the_call(plan: Dialplan) -> None:
+    channel = run_ivr(plan, Nodes({"10.0.0.1": [caller_hangs_up]}))
+    assert channel.ended == "hangup"
+    assert channel.executed[-1][0] == "AGI"  # nothing runs after AGI() returned -1
+
+
+def test_arguments_and_query_string_reach_the_agi(plan: Dialplan) -> None:
+    nodes = Nodes({"10.0.0.1": [finishes, finishes]})
+    run_ivr(plan, nodes, args=["menu", "vip", "42"])
+    script = "ivr?url=http%3A%2F%2F127.0.0.1%3A8000%2FRPC2&method=menu.start"
+    run_ivr(plan, nodes, args=[script])
+    assert nodes.calls[0][1:3] == ("menu", ["vip", "42"])
+    assert nodes.calls[1][1:3] == (script, [])
+
+
+def test_stale_status_of_an_earlier_session_is_not_taken_for_this_one(plan: Dialplan) -> None:
+    nodes = Nodes({"10.0.0.1": [unreachable] * 2, "10.0.0.2": [unreachable] * 2})
+    channel = run_ivr(plan, nodes, GTX_STATUS="DONE", GTX_ERROR="old")
+    assert channel.get("GTX_STATUS") == "ERROR"
+    assert len(nodes.calls) == 4
+
+
+def test_running_status_on_entry_is_kept_so_the_session_resumes(plan: Dialplan) -> None:
+    nodes = Nodes({"10.0.0.1": [finishes]})
+    run_ivr(plan, nodes, GTX_STATUS="RUNNING")
+    assert nodes.calls[0][3] == "RUNNING"
+
+
+def test_local_variables_do_not_leak_into_the_channel(plan: Dialplan) -> None:
+    channel = run_ivr(plan, Nodes({"10.0.0.1": [finishes]}))
+    assert not [name for name in channel.variables if name.startswith(("gtx_", "ARG"))]
+
+
+def test_missing_app_name_is_an_error(plan: Dialplan) -> None:
+    channel = run_ivr(plan, Nodes({}), args=[""])
+    assert channel.get("GTX_ERROR").startswith("dialplan: ")
+    assert played(channel) == ["an-error-has-occured"]
+    assert channel.ended == "hangup"
+
+
+def test_defaults_apply_when_globals_are_missing(plan: Dialplan) -> None:
+    bare = Dialplan(contexts=plan.contexts, globals={})
+    nodes = Nodes({"127.0.0.1": [unreachable, unreachable]})
+    channel = Simulator(bare, nodes).gosub("gtx-ivr", "s", ["menu"])
+    assert nodes.hosts == ["127.0.0.1", "127.0.0.1"]
+    assert played(channel) == ["an-error-has-occured"]
+    assert channel.ended == "hangup"
+
+
+def test_inbound_examples(plan: Dialplan) -> None:
+    nodes = Nodes({"127.0.0.1": [finishes, finishes, unreachable, unreachable]})
+    Simulator(plan, nodes).call("gtx", "menu")
+    Simulator(plan, nodes).call("gtx", "prepaid")
+    channel = Simulator(plan, nodes).call("gtx", "menu-or-operator")
+    assert [c[1] for c in nodes.calls] == ["menu", "prepaid", "menu", "menu"]
+    assert ("Dial", "PJSIP/operator,30") in channel.executed
+
+
+@pytest.mark.parametrize(
+    ("app", "script", "args"),
+    [("survey,7", "survey", ["7"]), ("", "dialer", [])],
+)
+def test_dialer_handoff_enters_the_app_named_by_the_channel(
+    plan: Dialplan, app: str, script: str, args: list[str]
+) -> None:
+    nodes = Nodes({"127.0.0.1": [finishes]})
+    channel = Channel(variables={"GTX_DIALER_APP": app} if app else {})
+    Simulator(plan, nodes, channel).call("gtx-dialer", "answered")
+    assert nodes.calls[0][1:3] == (script, args)
+
+
+# -- the interpreter itself ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("expression", "value"),
+    [
+        ('"FAILURE" = "FAILURE"', "1"),
+        ('"" = ""', "1"),
+        ('"DONE" != "DONE"', "0"),
+        ("2 < 10", "1"),  # numbers, not text
+        ("(4 - 1) % 3 + 1", "1"),
+        ("2 * 3 + 1", "7"),
+        ("0 | 5", "5"),
+        ("1 & 0", "0"),
+    ],
+)
+def test_expressions(expression: str, value: str) -> None:
+    assert evaluate(expression) == value
+
+
+def test_unknown_application_is_refused(plan: Dialplan) -> None:
+    with pytest.raises(DialplanError, match="outside the simulated subset"):
+        Simulator(plan, Nodes({})).execute("System", "rm -rf /")
