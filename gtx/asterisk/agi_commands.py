@@ -79,12 +79,24 @@ class RecordFileReply:
 
 
 def escape_app_arg(value: str) -> str:
-    """Escape one application argument so that its ``,`` ``"`` ``\\`` and brackets stay literal
-    when the application splits its arguments (Asterisk removes the backslashes)."""
-    return "".join("\\" + char if char in _APP_ARG_SPECIAL else char for char in value)
+    """Escape one application argument so that its ``,`` ``"`` and ``\\`` stay literal when
+    the application splits its arguments (Asterisk removes the backslashes).
 
-
-_APP_ARG_SPECIAL = frozenset(',"\\()[]')
+    Parentheses and brackets group text in that split (``L(60000)``), so they are kept as they
+    are, and must be balanced: an unbalanced one would swallow the following arguments.
+    """
+    depth = {"(": 0, "[": 0}
+    for char in value:
+        if char in "([":
+            depth[char] += 1
+        elif char in ")]":
+            opening = "(" if char == ")" else "["
+            depth[opening] -= 1
+            if depth[opening] < 0:
+                break
+    if any(depth.values()):
+        raise CommandSyntaxError(f"unbalanced brackets in an application argument: {value!r}")
+    return "".join("\\" + char if char in ',"\\' else char for char in value)
 
 
 class Quoted(str):
@@ -163,7 +175,10 @@ class AGICommands:
         UnknownApplication on ``result=-2``. Each argument is escaped with
         :func:`escape_app_arg`. The reply comes when the application returns, so the default
         bound is ``limits.application_timeout``."""
-        joined = Quoted(",".join(escape_app_arg(arg) for arg in args))
+        try:
+            joined = Quoted(",".join(escape_app_arg(arg) for arg in args))
+        except CommandSyntaxError as error:
+            return fail(error)
         bound = self.limits.application_timeout if timeout is None else timeout
 
         def check(reply: AGIReply) -> int:
