@@ -113,10 +113,6 @@ def test_the_parser_itself_never_expands_or_loads_entities(tmp_path: Path) -> No
     started = time.perf_counter()
     root = etree.fromstring(hostile_bodies(tmp_path)["external entity"], _PARSER)
     assert b"TOP-SECRET" not in etree.tostring(root)
-    try:  # libxml2 either keeps the references unexpanded or refuses the amplification
-        laughs = etree.fromstring(BILLION_LAUGHS, _PARSER)
-    except etree.XMLSyntaxError as error:
-        assert "amplification" in str(error)
-    else:
-        assert len(etree.tostring(laughs)) < 2000
+    with pytest.raises(etree.XMLSyntaxError, match="amplification"):
+        etree.fromstring(BILLION_LAUGHS, _PARSER)
     assert time.perf_counter() - started < 0.5
