@@ -113,10 +113,12 @@ class FastAGIChannel:
         SET PRIORITY (Asterisk compensates for the increment after the AGI application)."""
 
         async def transfer() -> None:
-            await self.commands.set_context(_name(context, "context"))
-            await self.commands.set_extension(_name(extension, "extension"))
+            # Validate everything first: a half-applied transfer would land somewhere else.
+            target = (_name(context, "context"), _name(extension, "extension"))
             if int(priority) < 1:
                 raise CommandSyntaxError(f"a priority is 1 or more, got {priority!r}")
+            await self.commands.set_context(target[0])
+            await self.commands.set_extension(target[1])
             await self.commands.set_priority(int(priority))
 
         return self._run(transfer())

@@ -29,6 +29,10 @@ HANGUP_NOTICE = "HANGUP"
 USAGE_START = "520-"
 USAGE_END = "520 End of proper usage."
 
+#: Longest command line Asterisk reads whole (``AGI_BUF_LEN`` 2048 with ``fgets``, counting the
+#: newline and the terminating NUL); a longer line would be cut and its tail run as a command.
+MAX_COMMAND_BYTES = 2046
+
 #: Environment values Asterisk uses for "not known".
 _UNKNOWN = "unknown"
 _ENDPOS = re.compile(r" endpos=(-?\d+)$")
@@ -229,6 +233,12 @@ def format_command(*words: str) -> str:
     """Join already formatted words into one command line (without the line ending)."""
     line = " ".join(words)
     check_arg(line)
+    size = len(line.encode("utf-8"))
+    if size > MAX_COMMAND_BYTES:
+        raise CommandSyntaxError(
+            f"an AGI command is at most {MAX_COMMAND_BYTES} bytes, this one has {size}: "
+            f"{line[:60]!r}…"
+        )
     return line
 
 

@@ -26,6 +26,7 @@ from twisted.python.failure import Failure
 
 from gtx.asterisk.agi_parse import (
     HANGUP_NOTICE,
+    MAX_COMMAND_BYTES,
     USAGE_END,
     USAGE_START,
     AGIProtocolError,
@@ -260,8 +261,9 @@ class FastAGIProtocol(LineReceiver):
         then dropped, since the AGI conversation can no longer be trusted.
         """
         deferred: Deferred[AGIReply] = Deferred()
-        if "\n" in line or "\r" in line:
-            deferred.errback(Failure(ValueError(f"an AGI command is one line: {line!r}")))
+        if "\n" in line or "\r" in line or len(line.encode("utf-8")) > MAX_COMMAND_BYTES:
+            error = ValueError(f"an AGI command is one line of at most {MAX_COMMAND_BYTES} bytes")
+            deferred.errback(Failure(error))
             return deferred
         if self.closed:
             deferred.errback(Failure(ChannelGone("the FastAGI connection is closed")))

@@ -269,6 +269,16 @@ def test_transfer_sets_context_extension_priority(
     assert result_of(deferred) is None
 
 
+@pytest.mark.parametrize(
+    ("context", "extension", "priority"), [("a b", "1", 1), ("c", "", 1), ("c", "1", 0)]
+)
+def test_transfer_refuses_bad_targets_before_sending(
+    connection: AGIConnection, channel: FastAGIChannel, context: str, extension: str, priority: int
+) -> None:
+    failure_of(channel.transfer(context, extension, priority), CommandSyntaxError)
+    assert connection.written() == b""
+
+
 def test_music_on_hold(connection: AGIConnection, channel: FastAGIChannel) -> None:
     timed = channel.music_on_hold("jazz", 30)
     exchange(connection, (b'EXEC MusicOnHold "jazz,30"', b"200 result=0"))

@@ -270,6 +270,7 @@ def test_other_codes_fail_the_command(connection: AGIConnection) -> None:
         lambda c: c.exec("Playback", ["a\rb"]),
         lambda c: c.get_variable("A\0B"),
         lambda c: c.exec("Dial", ["PJSIP/1", "30", "L(1"]),
+        lambda c: c.set_variable("GTX_VARS", "x" * 2030),
     ],
 )
 def test_unsendable_arguments_fail_before_writing(connection: AGIConnection, call: Call) -> None:
@@ -302,3 +303,11 @@ def test_escape_app_arg() -> None:
 def test_escape_app_arg_refuses_unbalanced_brackets(value: str) -> None:
     with pytest.raises(CommandSyntaxError, match="unbalanced"):
         escape_app_arg(value)
+
+
+def test_longest_command_asterisk_reads_whole(connection: AGIConnection) -> None:
+    # "SET VARIABLE V " + quotes = 17 bytes: 2029 bytes of value make a 2046-byte line.
+    deferred = connection.commands.set_variable("V", "x" * 2029)
+    assert len(connection.written()) == 2046 + 1
+    connection.feed(b"200 result=1\n")
+    assert result_of(deferred) is None

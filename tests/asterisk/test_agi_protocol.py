@@ -209,6 +209,7 @@ def test_command_before_environment_is_refused(
 
 def test_multi_line_command_is_refused(connection: AGIConnection) -> None:
     failure_of(connection.protocol.send_command("VERBOSE x\nHANGUP"), ValueError)
+    failure_of(connection.protocol.send_command("VERBOSE " + "x" * 2040), ValueError)
     assert connection.written() == b""
 
 
