@@ -1,0 +1,82 @@
+"""An emulated Asterisk for testing FastAGI services without a PBX.
+
+The emulator connects to a FastAGI server exactly like Asterisk's ``AGI(agi://…)`` does and
+answers every command as a real Asterisk (the replies are checked byte for byte against
+transcripts recorded on a real one). A scripted caller presses keys and hangs up on time.
+
+    from twisted.internet.task import Clock
+    from gtx.testing import CallSpec, EmulatedAsterisk, connect_emulated_call
+
+    clock = Clock()
+    asterisk = EmulatedAsterisk(clock)
+    d = connect_emulated_call(fastagi_factory, CallSpec(caller_number="5551234"),
+                              "wait 2; press 1", asterisk=asterisk)
+    clock.advance(60)
+    record = d.result            # CallRecord: agi_status, variables, played, transcript, …
+
+Main names: :class:`EmulatedAsterisk` (shared state: sounds, AstDB, dial destinations, clock),
+:class:`CallSpec` (one call), :class:`ScriptedCaller` (the caller script language),
+:func:`connect_emulated_call` (TCP or in memory), :class:`CallRecord` (the outcome),
+:func:`render_call` (readable log), :func:`parse_transcript` / :func:`format_transcript`.
+"""
+
+from gtx.testing.agi_emulator import AGIEmulatorProtocol, CallRecord
+from gtx.testing.agi_syntax import parse_args
+from gtx.testing.call import Recording
+from gtx.testing.caller import CallerEvent, CallerScriptError, ScriptedCaller
+from gtx.testing.emulator import (
+    EmulatedCallFactory,
+    MemoryPipe,
+    connect_emulated_call,
+    connect_in_memory,
+)
+from gtx.testing.pbx import (
+    ASTERISK_VERSION,
+    CallSpec,
+    DialDestination,
+    EmulatedAsterisk,
+    QueueBehaviour,
+)
+from gtx.testing.render import render_call
+from gtx.testing.sounds import SAMPLE_RATE, SoundCatalogue
+from gtx.testing.timeline import InstantTimeline, PacedTimeline
+from gtx.testing.transcript import (
+    Exchange,
+    TranscriptError,
+    TranscriptSession,
+    format_transcript,
+    parse_transcript,
+)
+
+#: The brief's name for the emulated call protocol.
+EmulatedCall = AGIEmulatorProtocol
+
+__all__ = [
+    "ASTERISK_VERSION",
+    "SAMPLE_RATE",
+    "AGIEmulatorProtocol",
+    "CallRecord",
+    "CallSpec",
+    "CallerEvent",
+    "CallerScriptError",
+    "DialDestination",
+    "EmulatedAsterisk",
+    "EmulatedCall",
+    "EmulatedCallFactory",
+    "Exchange",
+    "InstantTimeline",
+    "MemoryPipe",
+    "PacedTimeline",
+    "QueueBehaviour",
+    "Recording",
+    "ScriptedCaller",
+    "SoundCatalogue",
+    "TranscriptError",
+    "TranscriptSession",
+    "connect_emulated_call",
+    "connect_in_memory",
+    "format_transcript",
+    "parse_args",
+    "parse_transcript",
+    "render_call",
+]
