@@ -34,7 +34,10 @@ IVR_KEYS = frozenset({
 })
 SECTION_KEYS: dict[str, frozenset[str]] = {
     "gtx": frozenset({"node", "shutdown_timeout"}),
-    "fastagi": frozenset({"listen", "environment_timeout", "command_timeout", "max_line_length"}),
+    "fastagi": frozenset({
+        "listen", "environment_timeout", "command_timeout", "media_timeout",
+        "application_timeout", "max_line_length",
+    }),
     "http": frozenset({"listen", "max_request_size"}),
     "store": frozenset({"url"}),
     "asterisk:": frozenset({
@@ -98,7 +101,9 @@ class GtxConfig:
     shutdown_timeout: float = 30.0
     fastagi_listen: str = DEFAULT_FASTAGI_LISTEN
     fastagi_environment_timeout: float = 5.0
-    fastagi_command_timeout: float = 60.0
+    fastagi_command_timeout: float = 30.0
+    fastagi_media_timeout: float = 900.0
+    fastagi_application_timeout: float = 4 * 3600.0
     fastagi_max_line_length: int = 16384
     http_listen: str = DEFAULT_HTTP_LISTEN
     http_max_request_size: int = 1024 * 1024
@@ -333,6 +338,11 @@ def parse_config(text: str, path: str = "<string>") -> GtxConfig:
                                         "seconds"),
         fastagi_command_timeout=get("fastagi", "command_timeout", d.fastagi_command_timeout,
                                     _number(1, 86400), "seconds"),
+        fastagi_media_timeout=get("fastagi", "media_timeout", d.fastagi_media_timeout,
+                                  _number(1, 86400), "seconds"),
+        fastagi_application_timeout=get("fastagi", "application_timeout",
+                                        d.fastagi_application_timeout, _number(1, 7 * 86400),
+                                        "seconds"),
         fastagi_max_line_length=get("fastagi", "max_line_length", d.fastagi_max_line_length,
                                     _integer(1024, 1024 * 1024), "bytes"),
         http_listen=get("http", "listen", d.http_listen, _server_endpoint,

@@ -20,6 +20,7 @@ from twisted.python import usage
 from twisted.web.server import Site
 
 from gtx import __version__
+from gtx.asterisk.agi_protocol import FastAGILimits
 from gtx.asterisk.agi_server import FastAGIFactory
 from gtx.config import GtxConfig, load_config
 from gtx.http import build_root
@@ -61,10 +62,13 @@ class GtxNode:
             self.engine.run,
             clock=reactor,
             asterisk_name_for=config.asterisk_name_for,
-            environment_timeout=config.fastagi_environment_timeout,
-            command_timeout=config.fastagi_command_timeout,
-            max_line_length=config.fastagi_max_line_length,
-            metrics=self.metrics,
+            limits=FastAGILimits(
+                max_line_length=config.fastagi_max_line_length,
+                environment_timeout=config.fastagi_environment_timeout,
+                command_timeout=config.fastagi_command_timeout,
+                media_timeout=config.fastagi_media_timeout,
+                application_timeout=config.fastagi_application_timeout,
+            ),
         )
         self.rpc = XMLRPCResource(max_request_size=config.http_max_request_size)
         self.site = Site(build_root(health=self.health, metrics=self.metrics, rpc=self.rpc))
