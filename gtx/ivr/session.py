@@ -235,8 +235,9 @@ class Session:
             size = weight(encode(merged))
             if size > MAX_VALUE_BYTES:
                 raise InvalidResponse(
-                    f"step {state.step}: vars: the session variables take {size} bytes as JSON, "
-                    f"over the limit of {MAX_VALUE_BYTES} (they are kept on the channel)"
+                    f"step {state.step}: vars: the session variables take {size} bytes on the "
+                    f"channel (as JSON, quotes counted twice), over the limit of "
+                    f"{MAX_VALUE_BYTES}"
                 )
             state.vars = merged
             outcome = await run_actions(
