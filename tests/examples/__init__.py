@@ -1,0 +1,1 @@
+"""Tests of the example IVR web services in examples/."""
