@@ -6,7 +6,7 @@ Deferred fires, so timeouts and delays are exercised without any real waiting.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
