@@ -48,6 +48,8 @@ def _ok(line: str, result: int) -> Reply:
 
 
 async def answer(call: ActiveCall, argv: list[str]) -> Reply:
+    if call.channel.hung_up:
+        return "200 result=-1", True
     if call.channel.state != STATE_UP:
         call.channel.state = STATE_UP
         call.channel.note("media", "channel answered")

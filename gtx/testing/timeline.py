@@ -63,12 +63,27 @@ class PacedTimeline:
         self._clock = clock
         self._scale = time_scale
         self._start = clock.seconds()
+        self._firing: float | None = None
 
     def now(self) -> float:
+        if self._firing is not None:
+            return self._firing
         return (self._clock.seconds() - self._start) / self._scale
 
     def call_later(self, delay: float, action: Callable[[], None]) -> Scheduled:
-        return _ReactorCall(self._clock.callLater(max(delay, 0.0) * self._scale, action))
+        delay = max(delay, 0.0)
+        due = self.now() + delay
+
+        def fire() -> None:
+            # A reactor (or a Clock advanced in steps) runs calls a little late; the call sees
+            # the time it was due, so media positions and timestamps stay exact.
+            outer, self._firing = self._firing, due
+            try:
+                action()
+            finally:
+                self._firing = outer
+
+        return _ReactorCall(self._clock.callLater(delay * self._scale, fire))
 
     def set_busy(self, busy: bool) -> None:
         """Paced time flows on its own."""
