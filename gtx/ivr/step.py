@@ -15,7 +15,6 @@ from gtx.channel import CallInfo, Channel, ChannelGone, ChannelHangup, CommandFa
 from gtx.ivr.actions import (
     FAILED,
     HANGUP,
-    OK,
     SKIPPED,
     Action,
     ActionOutcome,
@@ -129,5 +128,5 @@ async def run_actions(
     return step
 
 
-__all__ = ["OK", "RESULT_HANGUP", "RESULT_OK", "RESULT_RESUMED", "StepOutcome", "build_request",
+__all__ = ["RESULT_HANGUP", "RESULT_OK", "RESULT_RESUMED", "StepOutcome", "build_request",
            "run_actions"]

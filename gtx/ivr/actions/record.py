@@ -77,6 +77,10 @@ class Record(Action):
 
     async def run(self, channel: Channel, ctx: RunContext) -> ActionOutcome:
         path = recording_path(ctx.app.record_dir, self.file, ctx.session, ctx.step)
+        if not path.startswith(posixpath.normpath(ctx.app.record_dir) + "/"):
+            # Only a session id read back from the channel could do this: never write outside.
+            return ActionOutcome(status=FAILED, fields={"error": "the recording path leaves "
+                                                        "the record directory"})
         result = await channel.record(
             path,
             self.format,
