@@ -290,7 +290,7 @@ class ThreadedXMLRPCServer(socketserver.ThreadingMixIn, SimpleXMLRPCServer):
 
 def build_server(
     host: str = "127.0.0.1",
-    port: int = 8000,
+    port: int = 8001,
     accounts: AccountBook | None = None,
     rate: int = RATE,
     dial_template: str = DIAL_TEMPLATE,
@@ -310,7 +310,7 @@ def main(argv: list[str] | None = None) -> None:
     """Serve the calling card until interrupted."""
     parser = argparse.ArgumentParser(description="The gtx example prepaid card service.")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
-    parser.add_argument("--port", type=int, default=8000, help="port to listen on")
+    parser.add_argument("--port", type=int, default=8001, help="port to listen on")
     args = parser.parse_args(argv)
     with build_server(args.host, args.port) as server:
         host, port = server.server_address[:2]
