@@ -82,6 +82,13 @@ def test_contexts_and_globals_exist(plan: Dialplan) -> None:
     }
 
 
+def test_extension_names_are_plain(plan: Dialplan) -> None:
+    # Asterisk ignores dashes in extensions: "menu-vip" would not be matched as written.
+    for extensions in plan.contexts.values():
+        for exten in extensions:
+            assert re.fullmatch(r"[a-z0-9]+|_[X.]+", exten), exten
+
+
 def test_priorities_are_numbered_from_one(plan: Dialplan) -> None:
     for context, exten, prios in (
         (c, e, p) for c, exts in plan.contexts.items() for e, p in exts.items()
@@ -391,7 +398,7 @@ def test_inbound_examples(plan: Dialplan) -> None:
     nodes = Nodes({"127.0.0.1": [finishes, finishes, unreachable, unreachable]})
     Simulator(plan, nodes).call("gtx", "menu")
     Simulator(plan, nodes).call("gtx", "prepaid")
-    channel = Simulator(plan, nodes).call("gtx", "menu-or-operator")
+    channel = Simulator(plan, nodes).call("gtx", "assisted")
     assert [c[1] for c in nodes.calls] == ["menu", "prepaid", "menu", "menu"]
     assert ("Dial", "PJSIP/operator,30") in channel.executed
 
