@@ -129,9 +129,8 @@ class AGIEmulatorProtocol(LineOnlyReceiver):
         channel = self.asterisk.new_channel(self.spec, timeline)
         channel.on_hangup = self._channel_hung_up
         self.call = ActiveCall(self.asterisk, self.spec, channel)
-        lines = [f"{key}: {value}" for key, value in self.asterisk.environment(self.spec, channel)]
-        lines.append("")
-        self._send(lines)
+        # The caller's script is on the timeline before the environment goes out: an in-memory
+        # server may run the whole call from inside that write.
         for event in self.caller.events:
             action: Callable[[], None]
             if event.kind == "hangup":
@@ -139,6 +138,10 @@ class AGIEmulatorProtocol(LineOnlyReceiver):
             else:
                 action = _presser(channel.caller_presses, event.digit)
             self._caller_events.append(timeline.call_later(event.at, action))
+        lines = [f"{key}: {value}" for key, value in self.asterisk.environment(self.spec, channel)]
+        lines.append("")
+        self._send(lines)
+        timeline.advance()
 
     def connectionLost(self, reason: Failure | None = None) -> None:
         self._lost = True
@@ -166,6 +169,8 @@ class AGIEmulatorProtocol(LineOnlyReceiver):
                 self._busy = True
                 running = Deferred.fromCoroutine(self._run(command))
                 running.addErrback(self._command_crashed, command)
+                if self.call is not None:
+                    self.call.channel.timeline.advance()  # the command now waits: time may run
         finally:
             self._pumping = False
 

@@ -164,9 +164,7 @@ async def dial(call: ActiveCall, args: list[str]) -> int:
         return _dial_done(call, record, "CANCEL", started, 0.0, -1)
     channel.note("media", f"Dial {'&'.join(targets)}")
     behaviours = [call.asterisk.destinations.get(t, DialDestination.unavailable()) for t in targets]
-    answer_at = min(
-        (b.ring_seconds for b in behaviours if b.outcome == "ANSWER"), default=None
-    )
+    answer_at = min((b.ring_seconds for b in behaviours if b.outcome == "ANSWER"), default=None)
     if answer_at is not None and (timeout is None or answer_at < timeout):
         heard = await channel.listen(answer_at)
         if heard.hangup:
@@ -293,6 +291,7 @@ APPLICATIONS: dict[str, Application] = {
     "queue": queue,
     "confbridge": conf_bridge,
 }
+
 
 async def run_application(call: ActiveCall, name: str, options: str) -> int:
     """Run a dialplan application the way EXEC does; -2 when it does not exist."""

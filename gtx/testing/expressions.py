@@ -138,9 +138,7 @@ def write_variable(channel: EmulatedChannel, name: str, value: str) -> None:
         channel.moh_class = value
 
 
-def substitute(
-    channel: EmulatedChannel, text: str, db: AstDB, epoch: Callable[[], float]
-) -> str:
+def substitute(channel: EmulatedChannel, text: str, db: AstDB, epoch: Callable[[], float]) -> str:
     """Expand every ``${…}`` of ``text`` (innermost first), as GET FULL VARIABLE does."""
     out: list[str] = []
     index = 0

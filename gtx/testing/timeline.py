@@ -42,6 +42,9 @@ class Timeline(Protocol):
     def set_busy(self, busy: bool) -> None:
         """Tell the timeline whether a command is waiting on media or the caller."""
 
+    def advance(self) -> None:
+        """Run what is due (instant time: jump ahead while a command waits)."""
+
 
 class _ReactorCall:
     __slots__ = ("_call",)
@@ -88,6 +91,9 @@ class PacedTimeline:
     def set_busy(self, busy: bool) -> None:
         """Paced time flows on its own."""
 
+    def advance(self) -> None:
+        """Paced time flows on its own."""
+
 
 class _InstantCall:
     __slots__ = ("action", "cancelled")
@@ -116,15 +122,14 @@ class InstantTimeline:
     def call_later(self, delay: float, action: Callable[[], None]) -> Scheduled:
         call = _InstantCall(action)
         heapq.heappush(self._queue, (self._now + max(delay, 0.0), next(self._order), call))
-        if delay <= 0 or self._busy:
-            self._run()
         return call
 
     def set_busy(self, busy: bool) -> None:
+        # Never runs events by itself: a command sets busy from inside its coroutine, before
+        # it has suspended on what it waits for; running events then would race past it.
         self._busy = busy
-        self._run()
 
-    def _run(self) -> None:
+    def advance(self) -> None:
         if self._running:
             return  # the outer loop picks up what was just scheduled
         self._running = True

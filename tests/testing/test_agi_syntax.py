@@ -32,9 +32,12 @@ def test_too_many_arguments_are_dropped() -> None:
 
 def test_commands_match_case_insensitively_and_longest_first() -> None:
     spec = find_command(["get", "FULL", "variable", "${X}"])
-    assert spec is not None and spec.name == "GET FULL VARIABLE" and spec.runs_dead
+    assert spec is not None
+    assert spec.name == "GET FULL VARIABLE"
+    assert spec.runs_dead
     data = find_command(["GET", "DATA", "beep"])
-    assert data is not None and not data.runs_dead
+    assert data is not None
+    assert not data.runs_dead
     assert find_command(["FOO", "BAR"]) is None
     assert find_command(["GET"]) is None
 

@@ -42,5 +42,5 @@ def test_digit_gap_is_configurable() -> None:
     "script", ["press 1x", "wait soon", "jump 3", "hangup later", "wait -1", "press"]
 )
 def test_bad_scripts_say_what_is_wrong(script: str) -> None:
-    with pytest.raises(CallerScriptError, match="caller script|DTMF|number|negative"):
+    with pytest.raises(CallerScriptError, match=r"caller script|DTMF|number|negative"):
         ScriptedCaller.parse(script)

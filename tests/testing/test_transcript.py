@@ -8,22 +8,26 @@ import pytest
 
 from gtx.testing import TranscriptError, format_transcript, parse_transcript
 
-TWO_SESSIONS = """\
-<< agi_network: yes
-<< agi_request: agi://h/a
-<< agi_accountcode: 
-<< 
->> ANSWER
-<< 200 result=0
->> HANGUP
-<< 200 result=1
-<< agi_network: yes
-<< agi_request: agi://h/b
-<< 
->> GET VARIABLE X
-<< HANGUP
-<< 200 result=0
-"""
+# Built line by line: the empty value and the end of the environment keep a trailing space.
+TWO_SESSIONS = "".join(
+    f"{line}\n"
+    for line in (
+        "<< agi_network: yes",
+        "<< agi_request: agi://h/a",
+        "<< agi_accountcode: ",
+        "<< ",
+        ">> ANSWER",
+        "<< 200 result=0",
+        ">> HANGUP",
+        "<< 200 result=1",
+        "<< agi_network: yes",
+        "<< agi_request: agi://h/b",
+        "<< ",
+        ">> GET VARIABLE X",
+        "<< HANGUP",
+        "<< 200 result=0",
+    )
+)
 
 
 def test_a_new_environment_block_starts_a_new_session() -> None:
@@ -65,7 +69,12 @@ def test_full_session_lists_args_in_order(transcripts_dir: Path) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    [">> ANSWER\n", "<< agi_network: yes\n>> ANSWER\n", "<< agi_network: yes\n<< bad line\n", "<> x\n"],
+    [
+        ">> ANSWER\n",
+        "<< agi_network: yes\n>> ANSWER\n",
+        "<< agi_network: yes\n<< bad line\n",
+        "<> x\n",
+    ],
 )
 def test_malformed_transcripts_are_refused(text: str) -> None:
     with pytest.raises(TranscriptError):
