@@ -83,7 +83,7 @@ def test_contexts_and_globals_exist(plan: Dialplan) -> None:
 
 
 def test_extension_names_are_plain(plan: Dialplan) -> None:
-    # Asterisk ignores dashes in extensions: "menu-vip" would not be matched as written.
+    # Asterisk treats dashes in extensions as fluff: "menu-vip" may not match as written.
     for extensions in plan.contexts.values():
         for exten in extensions:
             assert re.fullmatch(r"[a-z0-9]+|_[X.]+", exten), exten
