@@ -111,6 +111,21 @@ class _AnswerReader(Protocol):
             )
 
 
+class _ConnectionPool(HTTPConnectionPool):
+    """Twisted's pool, minus one race: it never keeps a connection that is already closing.
+
+    Stopping an answer midway (too large, timed out) closes its connection; when the end of that
+    answer was already in the same read, Twisted would still put the connection back in the
+    pool, where the next call would pick up a dead connection (or it would outlive close()).
+    """
+
+    def _putConnection(self, key: object, connection: Any) -> None:
+        transport = connection.transport
+        if transport is None or getattr(transport, "disconnecting", False):
+            return
+        super()._putConnection(key, connection)
+
+
 def _describe(error: BaseException | Failure) -> str:
     """A readable cause, looking inside Twisted's wrappers (ResponseNeverReceived & co.)."""
     value = error.value if isinstance(error, Failure) else error
@@ -145,7 +160,7 @@ class XMLRPCClient:
         user_agent: str = f"gtx/{__version__}",
     ) -> None:
         self._clock: IReactorTime = clock if clock is not None else reactor
-        self._pool = HTTPConnectionPool(reactor, persistent=True)
+        self._pool = _ConnectionPool(reactor, persistent=True)
         self._pool.maxPersistentPerHost = max_connections_per_host
         self._pool.cachedConnectionTimeout = math.ceil(idle_timeout)  # whole seconds
         self._pool.retryAutomatically = False  # a method call is not idempotent

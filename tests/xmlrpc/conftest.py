@@ -103,6 +103,7 @@ def hang(request: Request, method: str, params: list[object]) -> int:
 async def server() -> AsyncIterator[Server]:
     from twisted.internet import reactor
 
+    before = set(reactor.getDelayedCalls())
     service = FakeWebService()
     site = CountingSite(service)
     site.displayTracebacks = False
@@ -113,6 +114,12 @@ async def server() -> AsyncIterator[Server]:
         await port.stopListening()
         # Every server-side connection is closed by the clients' close() or an abort.
         await DeferredList(site.closed).addTimeout(5, reactor)
+    leaked = [
+        call
+        for call in reactor.getDelayedCalls()
+        if call not in before and getattr(call.func, "__module__", "") != "pytest_twisted"
+    ]
+    assert leaked == [], f"pending delayed calls left behind: {leaked}"
 
 
 @pytest_twisted.async_yield_fixture

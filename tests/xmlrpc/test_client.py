@@ -117,9 +117,14 @@ async def test_answer_over_the_size_limit(
         return NOT_DONE_YET
 
     server.answer(big)
+    client = make_client(max_response_size=1000)
     with pytest.raises(BodyTooLarge) as caught:
-        await make_client(max_response_size=1000).call(server.url, "m", [], timeout=5)
+        await client.call(server.url, "m", [], timeout=5)
     assert caught.value.limit == 1000
+    # The dropped connection is not reused: the next call gets a fresh, working one.
+    server.answer(echo)
+    assert await client.call(server.url, "m", [], timeout=5) == {"method": "m", "params": []}
+    assert server.site.connections == 2
 
 
 @pytest_twisted.ensureDeferred

@@ -1,4 +1,4 @@
-"""The size-limited answer reader, bytes in, outcome out (no network)."""
+"""The client's parts without a network: the size-limited answer reader, the pool guard."""
 
 from __future__ import annotations
 
@@ -6,12 +6,14 @@ import pytest
 from twisted.internet.defer import CancelledError
 from twisted.internet.error import ConnectionLost
 from twisted.internet.interfaces import IPushProducer
+from twisted.internet.task import Clock
+from twisted.internet.testing import StringTransport
 from twisted.python.failure import Failure
 from twisted.web.client import ResponseDone
 from twisted.web.http import PotentialDataLoss
 from zope.interface import implementer
 
-from gtx.xmlrpc.client import _AnswerReader
+from gtx.xmlrpc.client import _AnswerReader, _ConnectionPool
 from gtx.xmlrpc.errors import BodyTooLarge, ConnectFailed
 
 
@@ -95,3 +97,27 @@ def test_cancel_drops_the_connection() -> None:
     assert failure.check(CancelledError)
     answer.connectionLost(Failure(ConnectionLost()))
     assert len(outcome) == 1
+
+
+class FakeProtocol:
+    """A quiescent HTTP client connection as the pool sees it."""
+
+    state = "QUIESCENT"
+
+    def __init__(self, closing: bool) -> None:
+        self.transport = StringTransport()
+        self.transport.disconnecting = closing
+
+
+def test_the_pool_never_keeps_a_closing_connection() -> None:
+    clock = Clock()
+    pool = _ConnectionPool(clock, persistent=True)
+    key = (b"http", b"127.0.0.1", 8000)
+    pool._putConnection(key, FakeProtocol(closing=True))
+    assert pool._connections.get(key, []) == []
+    assert clock.getDelayedCalls() == []
+    healthy = FakeProtocol(closing=False)
+    pool._putConnection(key, healthy)
+    assert pool._connections[key] == [healthy]
+    clock.advance(pool.cachedConnectionTimeout)
+    assert pool._connections[key] == []
