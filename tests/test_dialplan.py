@@ -278,6 +278,20 @@ def test_done_on_the_first_node_returns(plan: Dialplan) -> None:
     assert played(channel) == []
 
 
+def test_finished_session_with_a_failed_command_is_not_run_again(plan: Dialplan) -> None:
+    # Asterisk ends AGI() with AGISTATUS=FAILURE when a command failed on a live channel
+    # (STREAM FILE of a missing prompt), even though gtx finished the session.
+    def finishes_with_missing_prompt(channel: Channel) -> str:
+        channel.variables["GTX_STATUS"] = "DONE"
+        return "FAILURE"
+
+    nodes = Nodes({"10.0.0.1": [finishes_with_missing_prompt]})
+    channel = run_ivr(plan, nodes)
+    assert nodes.hosts == ["10.0.0.1"]
+    assert channel.ended == "returned"
+    assert channel.get("GOSUB_RETVAL") == "DONE"
+
+
 def test_unreachable_node_fails_over_to_the_next(plan: Dialplan) -> None:
     nodes = Nodes({"10.0.0.1": [unreachable], "10.0.0.2": [finishes]})
     channel = run_ivr(plan, nodes)
