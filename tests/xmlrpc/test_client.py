@@ -144,6 +144,19 @@ async def test_silent_server_times_out_on_the_clock(
 
 
 @pytest_twisted.ensureDeferred
+async def test_connection_dropped_before_the_answer(
+    server: Server, make_client: MakeClient
+) -> None:
+    def drop(request: Request, method: str, params: list[object]) -> int:
+        request.channel.transport.loseConnection()
+        return NOT_DONE_YET
+
+    server.answer(drop)
+    with pytest.raises(ConnectFailed, match=r"menu\.step at http://127\.0\.0\.1:\d+/RPC2: "):
+        await make_client().call(server.url, "menu.step", [], timeout=5)
+
+
+@pytest_twisted.ensureDeferred
 async def test_connection_refused(make_client: MakeClient) -> None:
     from twisted.internet import reactor
 
