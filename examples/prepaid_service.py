@@ -239,6 +239,7 @@ class PrepaidService:
             "target": self.dial_template.format(number=number),
             "timeout": 45,
             "time_limit": minutes * 60,
+            "options": "g",  # the caller stays when the called party hangs up: say the balance
         }
         return {"actions": [call], "next": "prepaid.dialed", "vars": {"destination": number}}
 

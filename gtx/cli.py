@@ -116,10 +116,12 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("--arg", action="append", default=[], help="an AGI argument (repeat)")
     simulate.add_argument("--timeout", type=float, default=5.0,
                           help="seconds to wait for each answer of the web service")
+    simulate.add_argument("--strict-sounds", action="store_true",
+                          help="only Asterisk's core sounds exist (others play as missing files)")
     simulate.set_defaults(func=cmd_simulate)
 
     demo = commands.add_parser("demo", help="run the whole product on this machine, emulated")
-    demo.add_argument("--calls", type=int, default=3, help="how many emulated calls to run")
+    demo.add_argument("--calls", type=int, default=4, help="how many emulated calls to run")
     demo.set_defaults(func=cmd_demo)
     return parser
 

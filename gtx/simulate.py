@@ -18,11 +18,13 @@ from gtx.ivr.app import IvrApp
 from gtx.ivr.engine import IvrEngine
 from gtx.metrics import Metrics
 from gtx.testing import (
+    AnySoundCatalogue,
     CallerScriptError,
     CallRecord,
     CallSpec,
     EmulatedAsterisk,
     ScriptedCaller,
+    SoundCatalogue,
     connect_emulated_call,
     render_call,
 )
@@ -55,7 +57,8 @@ async def simulate_call(
         node="simulate", metrics=Metrics(),
     )
     factory = FastAGIFactory(engine.run, clock=reactor)
-    emulated = asterisk if asterisk is not None else EmulatedAsterisk(reactor, time_scale=0)
+    emulated = asterisk if asterisk is not None else EmulatedAsterisk(
+        reactor, time_scale=0, sounds=AnySoundCatalogue())
     try:
         return await connect_emulated_call(factory, spec, caller, asterisk=emulated)
     finally:
@@ -77,6 +80,8 @@ def run_simulation(reactor: Any, args: argparse.Namespace, out: TextIO) -> int:
         caller_name=args.caller_name or None,
         dnid=args.called or None,
     )
+    sounds = SoundCatalogue() if args.strict_sounds else AnySoundCatalogue()
+    emulated = EmulatedAsterisk(reactor, time_scale=0, sounds=sounds)
     outcome: dict[str, int] = {}
 
     def done(record: CallRecord) -> None:
@@ -91,7 +96,7 @@ def run_simulation(reactor: Any, args: argparse.Namespace, out: TextIO) -> int:
         outcome["code"] = 1
 
     def run() -> Deferred[Any]:
-        d = ensureDeferred(simulate_call(reactor, app, spec, caller))
+        d = ensureDeferred(simulate_call(reactor, app, spec, caller, asterisk=emulated))
         d.addCallbacks(done, failed)
         d.addBoth(lambda _: reactor.stop())
         return d

@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 
 from twisted.application import strports
 from twisted.application.service import IService, MultiService, Service
-from twisted.internet.defer import Deferred, DeferredList, succeed
+from twisted.internet.defer import Deferred, ensureDeferred, succeed
 from twisted.internet.interfaces import IReactorCore, IReactorTCP, IReactorTime
 from twisted.logger import Logger
 from twisted.python import usage
@@ -85,21 +85,23 @@ class GtxNode:
 
     def drain(self) -> Deferred[None]:
         """Stop taking calls, let running sessions finish (bounded), release connections."""
+        return ensureDeferred(self._drain())
+
+    async def _drain(self) -> None:
         self.draining = True
         self.engine.stop_accepting()
         self.fastagi.stop_accepting()
-        log.info(
-            "node {node}: shutting down, waiting up to {timeout:g} s for {active} session(s)",
-            node=self.config.node, timeout=self.config.shutdown_timeout, active=self.engine.active,
-        )
-        d = DeferredList(
-            [self.engine.drain(self.config.shutdown_timeout),
-             self.fastagi.drain(self.config.shutdown_timeout)],
-            consumeErrors=True,
-        )
-        d.addBoth(lambda _: self.webservice.close())
-        d.addBoth(lambda _: None)
-        return d
+        timeout = self.config.shutdown_timeout
+        log.info("node {node}: shutting down, waiting up to {timeout:g} s for {active} "
+                 "session(s)", node=self.config.node, timeout=timeout, active=self.engine.active)
+        finished = await self.engine.drain(timeout)
+        # Sessions that ended close their connections at once; what is left is dropped.
+        await self.fastagi.drain(timeout if finished else 0)
+        if not finished:
+            log.warn("node {node}: sessions still running after {timeout:g} s were dropped; "
+                     "the dialplan resumes them on another node", node=self.config.node,
+                     timeout=timeout)
+        await self.webservice.close()
 
     def service(self) -> MultiService:
         """The Twisted service tree of this node."""

@@ -38,7 +38,7 @@ from gtx.testing.pbx import (
     QueueBehaviour,
 )
 from gtx.testing.render import render_call
-from gtx.testing.sounds import SAMPLE_RATE, SoundCatalogue
+from gtx.testing.sounds import SAMPLE_RATE, AnySoundCatalogue, SoundCatalogue
 from gtx.testing.timeline import InstantTimeline, PacedTimeline
 from gtx.testing.transcript import (
     Exchange,
@@ -55,6 +55,7 @@ __all__ = [
     "ASTERISK_VERSION",
     "SAMPLE_RATE",
     "AGIEmulatorProtocol",
+    "AnySoundCatalogue",
     "CallRecord",
     "CallSpec",
     "CallerEvent",

@@ -101,3 +101,21 @@ def _normalise(name: str) -> str:
         if name.startswith(prefix):
             return name[len(prefix) :]
     return name
+
+
+class AnySoundCatalogue(SoundCatalogue):
+    """A catalogue in which every sound exists: Asterisk's core sounds with their lengths, and
+    any other name with ``default_seconds``. For trying out a web service whose prompts the
+    emulator cannot know (``gtx simulate``, ``gtx demo``); tests of missing files use
+    :class:`SoundCatalogue`."""
+
+    def __init__(self, default_seconds: float = 1.5) -> None:
+        super().__init__()
+        self.default_samples = round(default_seconds * SAMPLE_RATE)
+
+    def samples(self, name: str) -> int | None:
+        known = super().samples(name)
+        return self.default_samples if known is None else known
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str)

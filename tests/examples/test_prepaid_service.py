@@ -121,6 +121,7 @@ def test_dial_is_limited_to_what_the_balance_pays_for(call: Call) -> None:
             "target": "Local/5551000@gtx-outbound",
             "timeout": 45,
             "time_limit": 50 * 60,  # 500 cents at 10 cents a minute
+            "options": "g",
         }
     ]
     assert call.vars["destination"] == "5551000"
