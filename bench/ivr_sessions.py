@@ -1,0 +1,424 @@
+"""Benchmark: N concurrent IVR sessions through gtx and two baselines, side by side.
+
+Every system runs the same 3-step IVR (bench/stub_service.py) for the same emulated calls: step 1
+plays a prompt and reads one digit (the emulated caller presses 1), step 2 says a number, step 3
+has no ``next`` and the call is hung up. Playback takes no time (the emulator's zero-duration
+mode), so what is measured is the system, not audio.
+
+Systems:
+  gtx         ``gtx serve -c <generated ini>``, FastAGI on a free port of 127.0.0.1
+  pyst2       bench/baselines/pyst2_agi.py: one process per call (process AGI over stdio)
+  panoramisk  bench/baselines/panoramisk_fastagi.py: an asyncio FastAGI server
+
+Reported per system: calls/s; p50/p99 of the latency between steps (from Asterisk's reply to the
+last command of step N to the first command of step N+1, as the emulated Asterisk sees it; it
+includes the web-service round trip); p50 of the time from the AGI environment to step 1's first
+command; peak RSS of the server process(es) and RSS per session; errors (calls that did not run
+the 3 steps correctly). The run exits with status 1 when any system has errors.
+
+    python bench/ivr_sessions.py [--calls 1000] [--concurrency N] [--quick] [--json FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import atexit
+import json
+import select
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import xmlrpc.client
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ivr_calls import (
+    DIGIT_PROMPT,
+    WELCOME_PROMPT,
+    CallRecord,
+    RssSampler,
+    call_over_process,
+    call_over_tcp,
+    run_calls,
+    step_timings,
+)
+
+HERE = Path(__file__).resolve().parent
+SYSTEMS = ("gtx", "pyst2", "panoramisk")
+
+COLUMNS = ("system", "calls", "concurrency", "calls/s", "step p50 ms", "step p99 ms",
+           "first p50 ms", "peak RSS MB", "RSS/session KB", "AGI cmds/call", "errors")
+
+
+# --- the processes of a run -------------------------------------------------------------------
+
+_RUNNING: list[Child] = []
+
+
+class Child:
+    """A subprocess of the benchmark. It is ready once it printed ``listening on PORT`` (or,
+    with ``port``, once that port accepts connections); :meth:`stop` ends it, and every child
+    still running is killed when the benchmark exits, whatever happened."""
+
+    def __init__(self, name: str, argv: list[str], workdir: Path, *, port: int | None = None,
+                 ready_within: float = 30.0) -> None:
+        self.name = name
+        self.log = workdir / f"{name}.log"
+        with self.log.open("wb") as log:
+            self.process = subprocess.Popen(
+                argv, stdin=subprocess.PIPE, stdout=log if port else subprocess.PIPE, stderr=log)
+        _RUNNING.append(self)
+        self.port = port or 0
+        deadline = time.monotonic() + ready_within
+        while not self._ready():
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"{name} did not start: {self.log.read_text()[-2000:]}")
+            time.sleep(0.05)  # the reactor is not running yet: nothing else to do
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def _ready(self) -> bool:
+        if self.port:
+            with socket.socket() as probe:
+                return probe.connect_ex(("127.0.0.1", self.port)) == 0
+        assert self.process.stdout is not None
+        if not select.select([self.process.stdout], [], [], 0.05)[0]:
+            return False
+        line = self.process.stdout.readline().decode()
+        if line.startswith("listening on "):
+            self.port = int(line.split()[-1])
+            return True
+        return False
+
+    def stop(self) -> None:
+        """Close its stdin (the children stop on that), then SIGTERM, then SIGKILL."""
+        if self in _RUNNING:
+            _RUNNING.remove(self)
+        if self.process.poll() is None:
+            try:
+                if self.process.stdin is not None:
+                    self.process.stdin.close()
+                self.process.terminate()
+                self.process.wait(5)
+            except (OSError, subprocess.TimeoutExpired):
+                self.process.kill()
+                self.process.wait(5)
+
+
+@atexit.register
+def _kill_children() -> None:
+    for child in list(_RUNNING):
+        child.stop()
+
+
+def free_port() -> int:
+    """A TCP port of 127.0.0.1 that is free right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def start_stub(workdir: Path) -> Child:
+    """The web service of the benchmark IVR, in its own process."""
+    return Child("stub", [sys.executable, str(HERE / "stub_service.py")], workdir)
+
+
+@dataclass
+class System:
+    """One system under test, ready to take calls."""
+
+    label: str
+    concurrency: int
+    stub: Child
+    place_call: Callable[[int], Any]
+    pids: Callable[[], list[int]]
+    per_process_rss: bool = False  # RSS summed over one process per call (no idle server)
+    children: list[Child] = field(default_factory=list)
+
+    def service_problems(self, expected_calls: int) -> tuple[int, list[str]]:
+        """Calls the web service saw go wrong: refused requests, calls that never reached
+        step 3 (a cross-check of what the emulated Asterisk saw)."""
+        url = f"http://127.0.0.1:{self.stub.port}/RPC2"
+        stats = xmlrpc.client.ServerProxy(url).bench.stats()
+        missing = max(0, expected_calls - stats["served"].get("bench.step3", 0))
+        problems = []
+        if stats["refused"]:
+            problems.append(f"the web service refused {stats['refused']} request(s)")
+        if missing:
+            problems.append(f"{missing} of {expected_calls} calls never reached step 3")
+        return stats["refused"] + missing, problems
+
+    def stop(self) -> None:
+        for child in self.children:
+            child.stop()
+
+
+def emulated_asterisk(reactor: Any) -> Callable[[str, list[str]], Any]:
+    """A factory of emulated Asterisk channels: zero-duration playback, a caller who presses 1
+    while the digit prompt plays."""
+    from gtx.testing.agi_emulator import AGIEmulatorProtocol
+    from gtx.testing.caller import ScriptedCaller
+    from gtx.testing.pbx import CallSpec, EmulatedAsterisk
+    from gtx.testing.sounds import SoundCatalogue
+
+    sounds = SoundCatalogue()
+    sounds.add(WELCOME_PROMPT, seconds=1.0)
+    sounds.add(DIGIT_PROMPT, seconds=1.0)
+    asterisk = EmulatedAsterisk(reactor, time_scale=0, sounds=sounds)
+    # The caller presses 1 while the digit prompt plays, whichever command plays it (gtx plays
+    # it with STREAM FILE then waits for digits; the baselines use GET DATA).
+    caller = ScriptedCaller.parse(f"press 1 during STREAM FILE {DIGIT_PROMPT}; "
+                                  f"press 1 during GET DATA {DIGIT_PROMPT}")
+
+    def channel(request: str, args: list[str]) -> AGIEmulatorProtocol:
+        spec = CallSpec(request=request, args=tuple(args), caller_number="5551234",
+                        caller_name="Bench", dnid="100", context="from-bench", extension="100")
+        return AGIEmulatorProtocol(asterisk, spec, caller)
+
+    return channel
+
+
+def start_system(reactor: Any, name: str, args: argparse.Namespace, stub: Child,
+                 workdir: Path) -> System:
+    """Start ``name`` against ``stub``; the returned System places calls to it."""
+    service = f"http://127.0.0.1:{stub.port}/RPC2"
+    channel = emulated_asterisk(reactor)
+    timeout = args.call_timeout
+    if name == "gtx":
+        port = free_port()
+        config = workdir / "gtx.ini"
+        config.write_text(GTX_INI.format(port=port, http=free_port(), service=service,
+                                         store=workdir / "gtx.db"))
+        child = Child("gtx", [sys.executable, "-m", "gtx", "serve", "-c", str(config),
+                              "--log-level", "warn"], workdir, port=port)
+        request = f"agi://127.0.0.1:{port}/bench"
+        return System("gtx", args.concurrency, stub,
+                      lambda i: call_over_tcp(reactor, port, lambda: channel(request, []),
+                                              CallRecord(i), timeout),
+                      lambda: [child.pid], children=[child])
+    if name == "panoramisk":
+        child = Child("panoramisk", [sys.executable, str(HERE / "baselines/panoramisk_fastagi.py"),
+                                     "--url", service, "--method", "bench.start", "--app", "bench"],
+                      workdir)
+        request = f"agi://127.0.0.1:{child.port}/bench"
+        return System("panoramisk FastAGI", args.concurrency, stub,
+                      lambda i: call_over_tcp(reactor, child.port, lambda: channel(request, []),
+                                              CallRecord(i), timeout),
+                      lambda: [child.pid], children=[child])
+    script = str(HERE / "baselines/pyst2_agi.py")
+    live: set[int] = set()
+
+    def track(pid: int, alive: bool) -> None:
+        (live.add if alive else live.discard)(pid)
+
+    argv = [sys.executable, script, service, "bench.start", "bench"]
+    return System("pyst2 process AGI", min(args.concurrency, args.process_concurrency), stub,
+                  lambda i: call_over_process(reactor, argv, channel(script, argv[2:]),
+                                              CallRecord(i), timeout, track),
+                  lambda: list(live), per_process_rss=True)
+
+
+GTX_INI = """\
+[gtx]
+node = bench
+shutdown_timeout = 5
+[fastagi]
+listen = tcp:{port}:interface=127.0.0.1:backlog=1024
+[http]
+listen = tcp:{http}:interface=127.0.0.1
+[store]
+url = sqlite:///{store}
+[ivr:bench]
+url = {service}
+method = bench.start
+timeout = 30
+"""
+
+
+# --- measuring and reporting ------------------------------------------------------------------
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    """The nearest-rank percentile of ``values`` (0.0 for no values)."""
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    rank = max(1, round(fraction * len(ordered) + 0.5))
+    return ordered[min(rank, len(ordered)) - 1]
+
+
+async def measure(reactor: Any, system: System, calls: int, warmup: int) -> dict[str, Any]:
+    """Warm the system up, note its idle RSS, then run the calls and measure them."""
+    await run_calls(warmup, max(1, warmup), system.place_call)
+    sampler = RssSampler(reactor, system.pids)
+    idle = sampler.sample()
+    sampler.start()
+    started = time.perf_counter()
+    records = await run_calls(calls, system.concurrency, system.place_call)
+    elapsed = time.perf_counter() - started
+    sampler.stop()
+    between: list[float] = []
+    firsts: list[float] = []
+    commands: list[int] = []
+    problems: list[str] = []
+    for record in records:
+        try:
+            if record.error:
+                raise ValueError(record.error)
+            timings = step_timings(record)
+        except ValueError as error:
+            problems.append(f"call {record.index}: {error}")
+            continue
+        between.extend(timings.between)
+        firsts.append(timings.first)
+        commands.append(timings.commands)
+    failed_calls = len(problems)
+    service_errors, service_problems = system.service_problems(expected_calls=calls + warmup)
+    problems += service_problems
+    peak_rss, peak_processes = sampler.peak
+    per_session = (peak_rss - (0 if system.per_process_rss else idle)) / max(
+        1, peak_processes if system.per_process_rss else system.concurrency)
+    return {
+        "system": system.label,
+        "calls": calls,
+        "concurrency": system.concurrency,
+        "calls/s": calls / elapsed if elapsed > 0 else 0.0,
+        "step p50 ms": percentile(between, 0.50) * 1000,
+        "step p99 ms": percentile(between, 0.99) * 1000,
+        "first p50 ms": percentile(firsts, 0.50) * 1000,
+        "peak RSS MB": peak_rss / 2**20,
+        "RSS/session KB": per_session / 1024,
+        "AGI cmds/call": sum(commands) / len(commands) if commands else 0.0,
+        "errors": max(failed_calls, service_errors),
+        "idle RSS MB": idle / 2**20,
+        "seconds": elapsed,
+        "problems": problems[:5],
+    }
+
+
+def format_table(rows: list[dict[str, Any]]) -> str:
+    """The results as a plain-text table, one system per line."""
+    def cell(row: dict[str, Any], column: str) -> str:
+        value = row[column]
+        if isinstance(value, float):
+            return f"{value:.1f}" if column != "step p50 ms" and column != "step p99 ms" \
+                else f"{value:.2f}"
+        return str(value)
+
+    cells = [list(COLUMNS)] + [[cell(row, c) for c in COLUMNS] for row in rows]
+    widths = [max(len(line[i]) for line in cells) for i in range(len(COLUMNS))]
+    lines = ["  ".join(text.rjust(w) if i else text.ljust(w) for i, (text, w)
+                       in enumerate(zip(line, widths, strict=True))) for line in cells]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def ratios(rows: list[dict[str, Any]]) -> list[str]:
+    """gtx / baseline for throughput, p99 and memory (a throughput ratio above 1 favours gtx;
+    p99 and memory ratios below 1 favour gtx)."""
+    by_name = {row["system"].split()[0]: row for row in rows}
+    gtx = by_name.get("gtx")
+    if gtx is None:
+        return []
+    out = []
+    for name, row in by_name.items():
+        if name == "gtx":
+            continue
+
+        def ratio(column: str, base: dict[str, Any] = row) -> str:
+            return f"{gtx[column] / base[column]:.3g}" if base[column] else "n/a"
+
+        out.append(f"gtx/{name}: throughput x{ratio('calls/s')}, step p99 x{ratio('step p99 ms')}"
+                   f", RSS/session x{ratio('RSS/session KB')}, peak RSS x{ratio('peak RSS MB')}")
+    return out
+
+
+async def main_async(reactor: Any, args: argparse.Namespace, workdir: Path) -> list[dict[str, Any]]:
+    rows = []
+    for name in args.systems:
+        stub = start_stub(workdir)
+        try:
+            system = start_system(reactor, name, args, stub, workdir)
+            try:
+                print(f"{system.label}: {args.calls} calls, concurrency {system.concurrency} …",
+                      file=sys.stderr, flush=True)
+                rows.append(await measure(reactor, system, args.calls, args.warmup))
+            finally:
+                system.stop()
+        finally:
+            stub.stop()
+    return rows
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--calls", type=int, default=1000, help="calls per system")
+    parser.add_argument("--concurrency", type=int, default=None,
+                        help="calls in progress at once (default: --calls, at most 10000)")
+    parser.add_argument("--process-concurrency", type=int, default=50,
+                        help="cap for the process-per-call baseline (one Python process a call)")
+    parser.add_argument("--systems", default=",".join(SYSTEMS),
+                        help=f"comma-separated, from {', '.join(SYSTEMS)}")
+    parser.add_argument("--warmup", type=int, default=20, help="calls before measuring")
+    parser.add_argument("--call-timeout", type=float, default=60.0,
+                        help="seconds one call may take before it counts as an error")
+    parser.add_argument("--quick", action="store_true", help="100 calls (a CI smoke run)")
+    parser.add_argument("--json", type=Path, default=None, help="also write the rows here")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.calls, args.warmup = min(args.calls, 100), min(args.warmup, 5)
+    args.systems = [s.strip() for s in args.systems.split(",") if s.strip()]
+    unknown = sorted(set(args.systems) - set(SYSTEMS))
+    if unknown:
+        parser.error(f"unknown system(s): {', '.join(unknown)}")
+    if args.calls < 1:
+        parser.error("--calls must be at least 1")
+    args.concurrency = min(args.concurrency or args.calls, args.calls, 10_000)
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    from twisted.internet import reactor
+    from twisted.internet.defer import Deferred
+
+    outcome: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory(prefix="gtx-bench-") as tmp:
+        def done(result: Any) -> None:
+            outcome["result"] = result
+            reactor.stop()
+
+        def start() -> None:
+            Deferred.fromCoroutine(main_async(reactor, args, Path(tmp))).addBoth(done)
+
+        reactor.callWhenRunning(start)
+        reactor.run()
+    result = outcome.get("result")
+    if not isinstance(result, list):
+        print(f"the benchmark failed: {getattr(result, 'getTraceback', lambda: result)()}",
+              file=sys.stderr)
+        return 2
+    print(format_table(result))
+    for line in ratios(result):
+        print(line)
+    for row in result:
+        for problem in row["problems"]:
+            print(f"ERROR {row['system']}: {problem}", file=sys.stderr)
+    if args.json is not None:
+        args.json.write_text(json.dumps(result, indent=2) + "\n")
+    failed = [row["system"] for row in result if row["errors"]]
+    if failed:
+        print(f"FAILED: errors in {', '.join(failed)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
