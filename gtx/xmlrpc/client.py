@@ -17,10 +17,17 @@ from typing import Any, cast
 from urllib.parse import urlsplit
 
 from twisted.internet.defer import CancelledError, Deferred, DeferredSemaphore, succeed
+from twisted.internet.error import ConnectionDone
 from twisted.internet.interfaces import IConsumer, IPushProducer, IReactorTime
 from twisted.internet.protocol import Protocol, connectionDone
 from twisted.python.failure import Failure
-from twisted.web.client import Agent, HTTPConnectionPool, ResponseDone
+from twisted.web.client import (
+    Agent,
+    HTTPConnectionPool,
+    RequestTransmissionFailed,
+    ResponseDone,
+    ResponseNeverReceived,
+)
 from twisted.web.http import PotentialDataLoss
 from twisted.web.http_headers import Headers
 from twisted.web.iweb import UNKNOWN_LENGTH, IBodyProducer, IResponse
@@ -136,6 +143,24 @@ def _describe(error: BaseException | Failure) -> str:
     return text if type(value).__name__ in text else f"{type(value).__name__}: {text}"
 
 
+#: How many times a call is sent again when a kept-alive connection turns out to have been
+#: closed by the server before it answered (an HTTP/1.0 server closes after each answer, and
+#: the close can reach us only once the next call went out on that connection).
+STALE_RETRIES = 3
+
+
+def _closed_before_answer(error: BaseException) -> bool:
+    """The server closed the connection cleanly without a byte of answer: a stale connection.
+
+    A server that has read a request answers it or resets; a clean close with no answer is an
+    idle connection being closed, so sending the call again cannot run it twice (short of a
+    server process dying at that very moment, and the new attempt then finds it gone)."""
+    if not isinstance(error, ResponseNeverReceived | RequestTransmissionFailed):
+        return False
+    reasons = getattr(error, "reasons", None) or []
+    return bool(reasons) and all(reason.check(ConnectionDone) for reason in reasons)
+
+
 def _was_cancelled(error: BaseException) -> bool:
     reasons = getattr(error, "reasons", None) or []
     return isinstance(error, CancelledError) or any(r.check(CancelledError) for r in reasons)
@@ -229,14 +254,19 @@ class XMLRPCClient:
         return loads_response(answer, max_size=self._max_response_size)
 
     async def _request(self, url: str, method: str, headers: Headers, body: bytes) -> IResponse:
-        try:
-            return await self._agent.request(
-                b"POST", url.encode("ascii"), headers, _RequestBody(body)
-            )
-        except Exception as error:
-            if _was_cancelled(error):
-                raise CancelledError() from error
-            raise ConnectFailed(f"{method} at {url}: {_describe(error)}") from error
+        attempt = 0
+        while True:
+            try:
+                return await self._agent.request(
+                    b"POST", url.encode("ascii"), headers, _RequestBody(body)
+                )
+            except Exception as error:
+                if _was_cancelled(error):
+                    raise CancelledError() from error
+                attempt += 1
+                if attempt <= STALE_RETRIES and _closed_before_answer(error):
+                    continue  # a kept-alive connection the server had closed: use a new one
+                raise ConnectFailed(f"{method} at {url}: {_describe(error)}") from error
 
     def _read(self, response: IResponse) -> Deferred[bytes]:
         reader = _AnswerReader(self._max_response_size)
