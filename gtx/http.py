@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 
-from twisted.web.resource import Resource
-from twisted.web.server import Request
+from twisted.web.pages import notFound
+from twisted.web.resource import IResource, Resource
+from twisted.web.server import Request, Site
 
 from gtx.metrics import Metrics
 
@@ -47,11 +48,51 @@ class MetricsResource(Resource):
         return self._metrics.render()
 
 
+class _Root(Resource):
+    """The HTTP root; an unknown path is a plain 404."""
+
+    def getChild(self, path: bytes, request: Request) -> IResource:
+        return notFound()
+
+
+class BoundedRequest(Request):
+    """A request that keeps at most ``max_body_size + 1`` bytes of its body, whatever the
+    client declares or sends: a huge or endless body costs neither memory nor disk. The
+    resource then sees a body over the limit and refuses it with a clear error."""
+
+    max_body_size = 1024 * 1024
+    _received = 0
+
+    def gotLength(self, length: int | None) -> None:
+        # Twisted spools a declared large body to a temporary file; an in-memory buffer of
+        # at most the limit is all a refused request needs.
+        too_large = length is not None and length > self.max_body_size
+        super().gotLength(None if too_large else length)
+        self._received = 0
+
+    def handleContentChunk(self, data: bytes) -> None:
+        room = self.max_body_size + 1 - self._received
+        self._received += len(data)
+        if room > 0:
+            super().handleContentChunk(data[:room])
+
+
+def build_site(root: Resource, *, max_request_size: int) -> Site:
+    """The HTTP site of a node: requests keep at most ``max_request_size`` bytes of body."""
+
+    class _Request(BoundedRequest):
+        max_body_size = max_request_size
+
+    site = Site(root)
+    site.requestFactory = _Request
+    return site
+
+
 def build_root(
     *, health: HealthSource, metrics: Metrics, rpc: Resource | None = None
 ) -> Resource:
     """The HTTP root: /health, /metrics and, when given, the XML-RPC resource at /RPC2."""
-    root = Resource()
+    root = _Root()
     root.putChild(b"health", HealthResource(health))
     root.putChild(b"metrics", MetricsResource(metrics))
     if rpc is not None:

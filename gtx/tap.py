@@ -17,13 +17,12 @@ from twisted.internet.defer import Deferred, ensureDeferred, succeed
 from twisted.internet.interfaces import IReactorCore, IReactorTCP, IReactorTime
 from twisted.logger import Logger
 from twisted.python import usage
-from twisted.web.server import Site
 
 from gtx import __version__
 from gtx.asterisk.agi_protocol import FastAGILimits
 from gtx.asterisk.agi_server import FastAGIFactory
 from gtx.config import GtxConfig, load_config
-from gtx.http import build_root
+from gtx.http import build_root, build_site
 from gtx.ivr.engine import IvrEngine
 from gtx.metrics import Metrics
 from gtx.xmlrpc.client import XMLRPCClient
@@ -71,7 +70,10 @@ class GtxNode:
             ),
         )
         self.rpc = XMLRPCResource(max_request_size=config.http_max_request_size)
-        self.site = Site(build_root(health=self.health, metrics=self.metrics, rpc=self.rpc))
+        self.site = build_site(
+            build_root(health=self.health, metrics=self.metrics, rpc=self.rpc),
+            max_request_size=config.http_max_request_size,
+        )
 
     def health(self) -> Mapping[str, object]:
         """What /health reports."""

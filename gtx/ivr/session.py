@@ -288,8 +288,9 @@ class Session:
                                delay=app.retry_delay)
                     await deferLater(clock, app.retry_delay)
                     continue
+                why = str(e).removeprefix(f"{where}: ")  # the client names the call too
                 raise WebServiceUnreachable(
-                    f"{where}: {e} ({attempt + 1} attempt{'s' if attempt else ''})"
+                    f"{where}: {why} ({attempt + 1} attempt{'s' if attempt else ''})"
                 ) from None
             except CallTimeout:
                 raise WebServiceTimeout(f"{where}: no answer within {app.timeout:g} s") from None
