@@ -178,8 +178,7 @@ class MenuService:
 
     def to_queue(self) -> dict[str, Any]:
         """Wait in the support queue; menu.after_call hears how it went."""
-        # A queue's `name` is the queue: its outcome is read from result.actions.
-        queue = {"action": "queue", "name": self.support_queue, "timeout": 300}
+        queue = {"action": "queue", "name": "support", "queue": self.support_queue, "timeout": 300}
         return {"actions": [queue], "next": "menu.after_call"}
 
     def after_call(self, request: Any) -> dict[str, Any]:

@@ -83,7 +83,9 @@ def test_support_one_waits_in_the_queue(call: Call) -> None:
     call.step()
     call.step(read_result("choice", "2"))
     response = call.step(read_result("choice", "1"))
-    assert response["actions"] == [{"action": "queue", "name": "support", "timeout": 300}]
+    assert response["actions"] == [
+        {"action": "queue", "name": "support", "queue": "support", "timeout": 300}
+    ]
     assert call.next == "menu.after_call"
     missed = call.step(step_result(action_result("queue", queuestatus="TIMEOUT")))
     assert kinds(missed) == ["play", "hangup"]

@@ -88,7 +88,7 @@ def test_dial_busy_is_failed_with_the_dialstatus(ivr: Harness) -> None:
 ])
 def test_queue(ivr: Harness, queuestatus: str, status: str) -> None:
     _, channel, result = ivr.one_step(
-        {"action": "queue", "name": "support", "timeout": 60, "options": "t"},
+        {"action": "queue", "queue": "support", "timeout": 60, "options": "t"},
         queue_status=queuestatus,
     )
     assert channel.called("queue") == [("support", 60, "t")]
@@ -97,7 +97,7 @@ def test_queue(ivr: Harness, queuestatus: str, status: str) -> None:
 
 
 def test_conference(ivr: Harness) -> None:
-    _, channel, result = ivr.one_step({"action": "conference", "name": "room1",
+    _, channel, result = ivr.one_step({"action": "conference", "conference": "room1",
                                        "user_profile": "quiet"})
     assert channel.called("conference") == [("room1", {"user_profile": "quiet"})]
     assert result["actions"][0] == {"action": "conference", "status": "ok"}

@@ -70,7 +70,7 @@ def invalid(ivr: Harness, answer: Any, **app_changes: Any) -> str:
      "('U' is not allowed)"),
     ({"actions": [{"action": "dial", "target": "PJSIP/1", "options": "G(x)"}]},
      "actions[0].options: expected Dial() option letters"),
-    ({"actions": [{"action": "queue", "name": "q", "options": "b"}]},
+    ({"actions": [{"action": "queue", "queue": "q", "options": "b"}]},
      "actions[0].options: expected Queue() option letters"),
     ({"actions": [{"action": "set", "vars": {"GTX_STATUS": "DONE"}}]},
      "actions[0].vars.GTX_STATUS: GTX_* variables are reserved for gtx"),

@@ -109,22 +109,16 @@ class Queue(Action):
     """Put the caller in an Asterisk queue."""
 
     kind = "queue"
-    parameters = ("name", "timeout", "options")
+    parameters = ("queue", "timeout", "options")
     queue: str = ""
     timeout: int | None = None
     options: str = ""
     name: str | None = None
 
     @classmethod
-    def validate(cls, fields: Fields, ctx: ValidationContext) -> Self:
-        # `name` is the queue here, not the result name: it cannot name the result.
-        fields.only((*cls.parameters, "action"))
-        return cls.from_struct(fields, ctx)
-
-    @classmethod
     def from_struct(cls, fields: Fields, ctx: ValidationContext) -> Self:
         return cls(
-            queue=fields.string("name", pattern=DIALPLAN_NAME_RE, expected="a queue name"),
+            queue=fields.string("queue", pattern=DIALPLAN_NAME_RE, expected="a queue name"),
             timeout=fields.optional_integer("timeout", low=1, high=86400),
             options=_options(fields, QUEUE_OPTIONS, "Queue"),
         )
@@ -141,16 +135,10 @@ class Conference(Action):
     """Join a ConfBridge conference until the caller leaves it."""
 
     kind = "conference"
-    parameters = ("name", "bridge_profile", "user_profile", "menu")
+    parameters = ("conference", "bridge_profile", "user_profile", "menu")
     conference: str = ""
     profiles: tuple[tuple[str, str], ...] = ()
     name: str | None = None
-
-    @classmethod
-    def validate(cls, fields: Fields, ctx: ValidationContext) -> Self:
-        # As for queue, `name` names the conference.
-        fields.only((*cls.parameters, "action"))
-        return cls.from_struct(fields, ctx)
 
     @classmethod
     def from_struct(cls, fields: Fields, ctx: ValidationContext) -> Self:
@@ -160,7 +148,7 @@ class Conference(Action):
             if value is not None:
                 profiles.append((key, value))
         return cls(
-            conference=fields.string("name", pattern=DIALPLAN_NAME_RE,
+            conference=fields.string("conference", pattern=DIALPLAN_NAME_RE,
                                      expected="a conference name"),
             profiles=tuple(profiles),
         )
