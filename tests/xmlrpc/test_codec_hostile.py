@@ -108,7 +108,7 @@ def test_the_parser_itself_never_expands_or_loads_entities(tmp_path: Path) -> No
     """Second line of defence: even past the prolog check, libxml2 resolves nothing."""
     from lxml import etree
 
-    from gtx.xmlrpc.codec import _PARSER
+    from gtx.xmlrpc._decode import _PARSER
 
     started = time.perf_counter()
     root = etree.fromstring(hostile_bodies(tmp_path)["external entity"], _PARSER)
