@@ -52,6 +52,7 @@ from gtx.ivr.state import (
     Target,
     encode,
     load,
+    start_values,
     weight,
 )
 from gtx.ivr.step import RESULT_HANGUP, RESULT_RESUMED, build_request, run_actions
@@ -175,6 +176,10 @@ class Session:
             # A call handed over from another Asterisk carries its state as IAXVARs.
             values = await self.store.read("${{IAXVAR({name})}}")
         if values is not None:
+            if values.get("GTX_NEXT") is None and (values.get("GTX_STEP") or "1").strip() == "1":
+                # A session that ended before its first step completed: start values.
+                app = self._resolve((values.get("GTX_APP") or "").strip() or info.script)
+                values = {**values, "GTX_NEXT": Target(app.url, app.method).to_json()}
             try:
                 state = load(values, default_app=info.script, url_for=self._url_for)
             except StateError as e:
@@ -201,7 +206,11 @@ class Session:
         self._info("session started: app {app}, channel {channel}, caller {caller}",
                    app=state.app, channel=info.channel, caller=info.caller_number)
         if status is None:
-            self.store.assume("GTX_ERROR", "")
+            # A channel that never had a gtx session holds no GTX_* variable, and an unset
+            # variable reads as its start value when the session is resumed: only the id, the
+            # app and the status need writing before step 1.
+            for name, value in start_values(state).items():
+                self.store.assume(name, value)
         await self.store.write("GTX_ERROR", "")
         await self.store.save(state)
         return state

@@ -180,6 +180,18 @@ class ChannelState:
         await self.write("GTX_STATUS", status)
 
 
+def start_values(state: SessionState) -> dict[str, str]:
+    """What an unset state variable stands for when a session is resumed (GTX_NEXT: the
+    start of the session's app), so a new session need not write them before step 1."""
+    return {
+        "GTX_ERROR": "",
+        "GTX_STEP": "1",
+        "GTX_NEXT": state.next.to_json(),
+        "GTX_VARS": "{}",
+        "GTX_RESULT": "{}",
+    }
+
+
 def load(
     values: Mapping[str, str | None],
     *,

@@ -185,3 +185,26 @@ def test_drain_with_nothing_running(ivr: Harness) -> None:
     d = ivr.engine.drain(5)
     assert d.called
     assert d.result is True
+
+
+def test_new_session_writes_only_its_id_app_and_status_before_step_one(ivr: Harness) -> None:
+    ivr.answer("menu.start", {})
+    channel = ivr.channel()
+    ivr.run(channel)
+    writes = [c[1] for c in channel.calls if c[0] == "set_variable"]
+    first_step = writes[: writes.index("GTX_STATUS") + 1]
+    assert first_step == ["GTX_SESSION", "GTX_APP", "GTX_STATUS"]
+
+
+def test_session_lost_during_step_one_resumes_at_its_start(ivr: Harness) -> None:
+    # What a node that died during step 1 leaves: only the id, the app and the status.
+    ivr.answer("menu.start", {})
+    channel = ivr.channel(variables={"GTX_SESSION": "abc", "GTX_APP": "menu",
+                                     "GTX_STATUS": "RUNNING"})
+    outcome = ivr.run(channel)
+    assert outcome.status == "DONE"
+    (call,) = ivr.ws.calls
+    assert (call.url, call.method) == (URL, "menu.start")
+    assert (call.request["session"], call.request["step"]) == ("abc", 1)
+    assert call.request["resumed"] is True
+    assert call.request["vars"] == {}
