@@ -43,7 +43,7 @@ SECTION_KEYS: dict[str, frozenset[str]] = {
     "asterisk:": frozenset({
         "ami", "ami_user", "ami_secret", "ari_url", "ari_user", "ari_password", "agi_hosts",
     }),
-    "ivr": IVR_KEYS | {"allow_url_apps"},
+    "ivr": IVR_KEYS | {"allow_url_apps", "connections_per_host"},
     "ivr:": IVR_KEYS | {"url", "method"},
 }
 
@@ -111,6 +111,7 @@ class GtxConfig:
     asterisk: Mapping[str, AsteriskServer] = field(default_factory=dict)
     ivr_defaults: IvrApp = field(default_factory=lambda: IvrApp(name="", url="", method=""))
     allow_url_apps: bool = True
+    connections_per_host: int = 32
     apps: Mapping[str, IvrApp] = field(default_factory=dict)
 
     def asterisk_name_for(self, host: str) -> str:
@@ -353,6 +354,8 @@ def parse_config(text: str, path: str = "<string>") -> GtxConfig:
         asterisk=servers,
         ivr_defaults=defaults,
         allow_url_apps=get("ivr", "allow_url_apps", d.allow_url_apps, _boolean, "yes or no"),
+        connections_per_host=get("ivr", "connections_per_host", d.connections_per_host,
+                                 _integer(1, 1024), "a number of connections"),
         apps=apps,
     )
     if reader.problems:

@@ -48,7 +48,11 @@ class GtxNode:
         self.metrics = Metrics()
         self.started = time.time()
         self.draining = False
-        self.webservice = XMLRPCClient(reactor, user_agent=f"gtx/{__version__} ({config.node})")
+        self.webservice = XMLRPCClient(
+            reactor,
+            max_connections_per_host=config.connections_per_host,
+            user_agent=f"gtx/{__version__} ({config.node})",
+        )
         self.engine = IvrEngine(
             clock=reactor,
             webservice=self.webservice,
