@@ -32,9 +32,10 @@ unit: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/python -m gtx demo
 
-## bench: the benchmarks in bench/, with baselines side by side
+## bench: the benchmarks in bench/, with baselines side by side (docs/benchmarks.md)
 bench: $(STAMP)
 	$(BIN)/python bench/ivr_sessions.py $(BENCH_ARGS)
+	$(BIN)/python bench/xmlrpc_codec.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache build *.egg-info
