@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import Any, TextIO
 
 from gtx import __version__
-from gtx.config import ConfigError, describe, load_config
+from gtx.config import ConfigError, GtxConfig, describe, load_config
 
 
 def install_asyncio_reactor() -> Any:
@@ -42,11 +42,18 @@ def start_logging(stream: TextIO, level: str = "info") -> None:
     globalLogBeginner.beginLoggingTo([observer], redirectStandardIO=False)
 
 
-def cmd_check_config(args: argparse.Namespace) -> int:
+def _config(path: str) -> GtxConfig | None:
+    """The configuration at ``path``, or None once its problems are printed."""
     try:
-        config = load_config(args.config)
+        return load_config(path)
     except ConfigError as e:
         print(e, file=sys.stderr)
+        return None
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    config = _config(args.config)
+    if config is None:
         return 1
     print(f"{args.config}: OK")
     for line in describe(config):
@@ -55,10 +62,8 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    try:
-        config = load_config(args.config)
-    except ConfigError as e:
-        print(e, file=sys.stderr)
+    config = _config(args.config)
+    if config is None:
         return 1
     reactor = install_asyncio_reactor()
     from gtx.tap import GtxNode

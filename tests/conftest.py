@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -18,3 +21,24 @@ def transcripts_dir() -> Path:
     if not TRANSCRIPTS.is_dir():
         pytest.fail(f"the Asterisk transcripts are missing: expected {TRANSCRIPTS}")
     return TRANSCRIPTS
+
+
+@pytest.fixture
+def menu_server() -> Iterator[Any]:
+    """The example menu service (a plain stdlib server) on a free port, in a thread;
+    ``server.service`` is its MenuService (``ended_calls`` lists what menu.hangup heard)."""
+    from gtx.demo import load_example
+
+    server = load_example("menu_service").build_server(port=0)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+    thread.join(5)
+
+
+@pytest.fixture
+def menu_url(menu_server: Any) -> str:
+    """The XML-RPC URL of the example menu service."""
+    return f"http://127.0.0.1:{menu_server.server_address[1]}/RPC2"

@@ -8,15 +8,12 @@ import re
 import signal
 import subprocess
 import sys
-import threading
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from gtx.cli import main
-from gtx.demo import load_example
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -48,15 +45,6 @@ def test_check_config_explains_every_problem(
     assert "[ivr:menu] timeout: expected seconds, got 'soon'" in err
 
 
-@pytest.fixture
-def menu_url() -> Iterator[str]:
-    server = load_example("menu_service").build_server(port=0)
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/RPC2"
-    server.shutdown()
-    server.server_close()
-    thread.join(5)
 
 
 def test_serve_runs_a_node_and_drains_on_sigterm(tmp_path: Path) -> None:

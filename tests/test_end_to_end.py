@@ -7,12 +7,10 @@ These are the few tests that use real sockets; everything else is tested in memo
 from __future__ import annotations
 
 import json
-import threading
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
-import pytest
 import pytest_twisted
 from twisted.internet import reactor as global_reactor
 from twisted.internet.defer import Deferred
@@ -22,7 +20,6 @@ from twisted.python.failure import Failure
 from twisted.web.server import Site
 
 from gtx.config import parse_config
-from gtx.demo import load_example
 from gtx.tap import GtxNode
 from gtx.testing import (
     AnySoundCatalogue,
@@ -38,16 +35,6 @@ from gtx.xmlrpc.server import CallContext, XMLRPCResource
 reactor: Any = global_reactor
 
 
-@pytest.fixture
-def menu_url() -> Iterator[str]:
-    """The example menu service (a plain stdlib server) on a free port, in a thread."""
-    server = load_example("menu_service").build_server(port=0)
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/RPC2"
-    server.shutdown()
-    server.server_close()
-    thread.join(5)
 
 
 class Service:
@@ -73,8 +60,6 @@ class Service:
 @asynccontextmanager
 async def web_service() -> AsyncIterator[Service]:
     service = Service()
-    root = XMLRPCResource()
-    del root
     site = Site(service.rpc)
     service.port = await serverFromString(reactor, "tcp:0:interface=127.0.0.1").listen(site)
     try:
@@ -219,12 +204,16 @@ async def test_web_service_down_plays_fallback_and_reports_error() -> None:
 
 
 @pytest_twisted.ensureDeferred
-async def test_caller_hangs_up_and_hangup_method_is_told(menu_url: str) -> None:
+async def test_caller_hangs_up_and_hangup_method_is_told(menu_server: Any, menu_url: str) -> None:
     ini = f"[ivr:menu]\nurl = {menu_url}\nmethod = menu.start\nhangup_method = menu.hangup\n"
     async with gtx_node(ini) as (_, agi_port, _):
         record = await call(agi_port, "menu", "hangup during WAIT FOR DIGIT")
     assert record.variables["GTX_STATUS"] == "HANGUP"
     assert record.agi_status == "HANGUP"
+    (ended,) = menu_server.service.ended_calls
+    assert ended["status"] == "hangup"
+    assert ended["session"] == record.variables["GTX_SESSION"]
+    assert ended["step"] == 2  # the step the caller did not finish: step 1's read
 
 
 @pytest_twisted.ensureDeferred
