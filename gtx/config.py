@@ -45,7 +45,15 @@ SECTION_KEYS: dict[str, frozenset[str]] = {
     }),
     "ivr": IVR_KEYS | {"allow_url_apps", "connections_per_host"},
     "ivr:": IVR_KEYS | {"url", "method"},
+    "dialer": frozenset({
+        "channel", "lease_seconds", "tick", "callback_timeout", "callback_retry_max",
+        "safe_harbor",
+    }),
+    "user:": frozenset({"role", "password", "token", "allow"}),
 }
+
+#: The roles an API user can have (docs/dialer-api.md says which methods each allows).
+ROLES = ("admin", "dialer", "recorder", "readonly")
 
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$")
 _METHOD = re.compile(r"^[A-Za-z_][A-Za-z0-9_.:/-]{0,127}$")
@@ -53,6 +61,7 @@ _SOUND = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_./-]*$")
 _APPLICATION = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 _HOST = re.compile(r"^[A-Za-z0-9_.:-]+$")
 _NO_HOSTS: tuple[str, ...] = ()
+_NETWORK = re.compile(r"^[0-9A-Fa-f.:]+(/\d{1,3})?$")
 
 
 @dataclass(frozen=True)
@@ -93,6 +102,29 @@ class AsteriskServer:
 
 
 @dataclass(frozen=True)
+class ApiUser:
+    """A ``[user:NAME]`` section: who may call the XML-RPC API, and what."""
+
+    name: str
+    role: str  # one of ROLES
+    password: str | None = None  # for HTTP Basic (send it over TLS)
+    token: str | None = None  # for "Authorization: Bearer TOKEN"
+    allow: tuple[str, ...] = ()  # addresses or CIDR networks allowed; empty: any
+
+
+@dataclass(frozen=True)
+class DialerSettings:
+    """The ``[dialer]`` section."""
+
+    channel: str | None = None  # default dial string template, e.g. PJSIP/{number}@trunk
+    lease_seconds: float = 60.0  # how long a node's claim on a contact lasts unless renewed
+    tick: float = 0.25  # seconds between two pacing decisions
+    callback_timeout: float = 10.0  # seconds to wait for a call-back receiver's answer
+    callback_retry_max: float = 300.0  # the longest delay between two delivery tries
+    safe_harbor: str = "silence/1"  # prompt played to an abandoned call (a real core sound)
+
+
+@dataclass(frozen=True)
 class GtxConfig:
     """The whole configuration of one gtx node."""
 
@@ -113,6 +145,8 @@ class GtxConfig:
     allow_url_apps: bool = True
     connections_per_host: int = 32
     apps: Mapping[str, IvrApp] = field(default_factory=dict)
+    dialer: DialerSettings = field(default_factory=DialerSettings)
+    users: Mapping[str, ApiUser] = field(default_factory=dict)
 
     def asterisk_name_for(self, host: str) -> str:
         """The name of the Asterisk server whose FastAGI connections come from ``host``."""
@@ -232,6 +266,12 @@ def _client_endpoint(text: str) -> str:
     return text
 
 
+def _dial_template(text: str) -> str:
+    if "{number}" not in text or not re.match(r"^[A-Za-z0-9]+/\S+$", text):
+        raise ValueError("")
+    return text
+
+
 def _store_url(text: str) -> str:
     parts = urlsplit(text)
     if parts.scheme == "sqlite" and parts.path:
@@ -287,6 +327,68 @@ def _read_app(reader: _Reader, section: str, base: IvrApp, name: str) -> IvrApp:
     )
 
 
+def _read_users(reader: _Reader) -> dict[str, ApiUser]:
+    users: dict[str, ApiUser] = {}
+    for section in reader.parser.sections():
+        if not section.startswith("user:"):
+            continue
+        name = section.split(":", 1)[1]
+        role = ""
+        if reader.raw(section, "role"):
+            role = reader.get(section, "role", "", _choice(*ROLES), " or ".join(ROLES))
+        else:
+            reader.problem(section, "role", f"missing: one of {', '.join(ROLES)}")
+        password, token = reader.raw(section, "password"), reader.raw(section, "token")
+        if not password and not token:
+            reader.problem(section, None, "needs a password (HTTP Basic) or a token (Bearer)")
+        users[name] = ApiUser(
+            name=name, role=role, password=password or None, token=token or None,
+            allow=reader.get(section, "allow", (), _list(_NETWORK), "addresses or networks"),
+        )
+    return users
+
+
+def _read_dialer(reader: _Reader) -> DialerSettings:
+    get = reader.get
+    dd = DialerSettings()
+    return DialerSettings(
+        channel=get("dialer", "channel", dd.channel, _dial_template,
+                    "a dial string with {number}, e.g. PJSIP/{number}@trunk"),
+        lease_seconds=get("dialer", "lease_seconds", dd.lease_seconds, _number(5, 3600),
+                          "seconds"),
+        tick=get("dialer", "tick", dd.tick, _number(0.01, 10), "seconds"),
+        callback_timeout=get("dialer", "callback_timeout", dd.callback_timeout,
+                             _number(0.1, 300), "seconds"),
+        callback_retry_max=get("dialer", "callback_retry_max", dd.callback_retry_max,
+                               _number(1, 86400), "seconds"),
+        safe_harbor=get("dialer", "safe_harbor", dd.safe_harbor, _matching(_SOUND),
+                        "a sound name"),
+    )
+
+
+def _read_servers(reader: _Reader) -> dict[str, AsteriskServer]:
+    get = reader.get
+    servers: dict[str, AsteriskServer] = {}
+    for section in reader.parser.sections():
+        if section.startswith("asterisk:"):
+            name = section.split(":", 1)[1]
+            ari_url = get(section, "ari_url", None, _http_url, "an http:// URL")
+            servers[name] = AsteriskServer(
+                name=name,
+                ami=get(section, "ami", None, _client_endpoint, "a client endpoint string"),
+                ami_user=reader.raw(section, "ami_user"),
+                ami_secret=reader.raw(section, "ami_secret"),
+                ari_url=ari_url,
+                ari_user=reader.raw(section, "ari_user"),
+                ari_password=reader.raw(section, "ari_password"),
+                agi_hosts=frozenset(get(section, "agi_hosts", _NO_HOSTS, _list(_HOST),
+                                        "a comma-separated list of addresses")),
+            )
+            if (reader.raw(section, "ami") is None) != (reader.raw(section, "ami_user") is None):
+                reader.problem(section, "ami_user", "ami and ami_user go together")
+    return servers
+
+
 def parse_config(text: str, path: str = "<string>") -> GtxConfig:
     """Parse gtx.ini text; raise ConfigError listing every problem."""
     parser = configparser.ConfigParser(interpolation=None, default_section="\0none")
@@ -308,24 +410,9 @@ def parse_config(text: str, path: str = "<string>") -> GtxConfig:
                 if reader.raw(section, key) is None:
                     reader.problem(section, key, "missing: every [ivr:NAME] needs url and method")
             apps[name] = _read_app(reader, section, defaults, name)
-    servers: dict[str, AsteriskServer] = {}
-    for section in parser.sections():
-        if section.startswith("asterisk:"):
-            name = section.split(":", 1)[1]
-            ari_url = get(section, "ari_url", None, _http_url, "an http:// URL")
-            servers[name] = AsteriskServer(
-                name=name,
-                ami=get(section, "ami", None, _client_endpoint, "a client endpoint string"),
-                ami_user=reader.raw(section, "ami_user"),
-                ami_secret=reader.raw(section, "ami_secret"),
-                ari_url=ari_url,
-                ari_user=reader.raw(section, "ari_user"),
-                ari_password=reader.raw(section, "ari_password"),
-                agi_hosts=frozenset(get(section, "agi_hosts", _NO_HOSTS, _list(_HOST),
-                                        "a comma-separated list of addresses")),
-            )
-            if (reader.raw(section, "ami") is None) != (reader.raw(section, "ami_user") is None):
-                reader.problem(section, "ami_user", "ami and ami_user go together")
+    servers = _read_servers(reader)
+    users = _read_users(reader)
+    dialer = _read_dialer(reader)
 
     config = GtxConfig(
         path=path,
@@ -357,6 +444,8 @@ def parse_config(text: str, path: str = "<string>") -> GtxConfig:
         connections_per_host=get("ivr", "connections_per_host", d.connections_per_host,
                                  _integer(1, 1024), "a number of connections"),
         apps=apps,
+        dialer=dialer,
+        users=users,
     )
     if reader.problems:
         raise ConfigError(path, reader.problems)

@@ -97,3 +97,33 @@ def test_url_apps_can_be_refused() -> None:
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot read"):
         load_config(tmp_path / "nope.ini")
+
+
+def test_users_and_dialer_settings() -> None:
+    config = parse_config(
+        "[dialer]\nchannel = PJSIP/{number}@trunk\nlease_seconds = 30\n"
+        "[user:crm]\nrole = dialer\ntoken = t0k\nallow = 10.0.0.0/8, 127.0.0.1\n"
+        "[user:ops]\nrole = admin\npassword = pw\n"
+    )
+    assert config.dialer.channel == "PJSIP/{number}@trunk"
+    assert config.dialer.lease_seconds == 30.0
+    crm, ops = config.users["crm"], config.users["ops"]
+    assert (crm.role, crm.token, crm.password, crm.allow) == (
+        "dialer", "t0k", None, ("10.0.0.0/8", "127.0.0.1"))
+    assert (ops.role, ops.password, ops.allow) == ("admin", "pw", ())
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ("[user:x]\nrole = boss\ntoken = t\n", "[user:x] role: expected admin or dialer"),
+        ("[user:x]\ntoken = t\n", "[user:x] role: missing"),
+        ("[user:x]\nrole = admin\n", "[user:x]: needs a password (HTTP Basic) or a token"),
+        ("[user:x]\nrole = admin\ntoken = t\nallow = everyone\n", "[user:x] allow"),
+        ("[dialer]\nchannel = PJSIP/trunk\n", "[dialer] channel: expected a dial string"),
+    ],
+)
+def test_user_and_dialer_problems(text: str, fragment: str) -> None:
+    found = problems_of(text)
+    assert any(fragment in p for p in found), found
+    assert len(found) == 1, found
