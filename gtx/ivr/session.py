@@ -45,6 +45,7 @@ from gtx.ivr.state import (
     ERROR,
     HANGUP,
     MAX_VALUE_BYTES,
+    READY,
     RUNNING,
     ChannelState,
     SessionState,
@@ -52,6 +53,7 @@ from gtx.ivr.state import (
     Target,
     encode,
     load,
+    parse_struct,
     start_values,
     weight,
 )
@@ -202,6 +204,14 @@ class Session:
             step=1,
             next=Target(self.app.url, self.app.method),
         )
+        if status == READY:
+            # A session prepared on the channel (by the dialer): it starts with those vars.
+            prepared = await self.channel.get_variable("GTX_VARS")
+            try:
+                state.vars = parse_struct("GTX_VARS", prepared)
+            except StateError as e:
+                raise InternalError(f"cannot start the prepared session: {e}") from None
+            self.store.assume("GTX_VARS", prepared or "{}")
         self.id = state.session
         self._info("session started: app {app}, channel {channel}, caller {caller}",
                    app=state.app, channel=info.channel, caller=info.caller_number)

@@ -10,7 +10,8 @@ GTX_NEXT       JSON ``{"url": …, "method": …}`` (plus ``"app"`` when it name
                method name is accepted too (as set by a dialplan that hands a call over)
 GTX_VARS       JSON struct of the session variables
 GTX_RESULT     JSON struct of the last step's result
-GTX_STATUS     RUNNING while a session is active; DONE, ERROR or HANGUP at the end
+GTX_STATUS     READY when a session was prepared (by the dialer: it starts with GTX_VARS),
+               RUNNING while a session is active; DONE, ERROR or HANGUP at the end
 GTX_ERROR      "<kind>: <message>" when GTX_STATUS is ERROR, empty otherwise
 =============  ============================================================================
 
@@ -33,6 +34,9 @@ from gtx.channel import Channel
 #: The largest value gtx writes into one channel variable (see the module docstring).
 MAX_VALUE_BYTES: Final = 1900
 
+#: Set by another part of gtx (the dialer) that prepared a session on the channel: the session
+#: starts at step 1 with the GTX_VARS found there.
+READY: Final = "READY"
 RUNNING: Final = "RUNNING"
 DONE: Final = "DONE"
 ERROR: Final = "ERROR"

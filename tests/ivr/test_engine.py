@@ -208,3 +208,26 @@ def test_session_lost_during_step_one_resumes_at_its_start(ivr: Harness) -> None
     assert (call.request["session"], call.request["step"]) == ("abc", 1)
     assert call.request["resumed"] is True
     assert call.request["vars"] == {}
+
+
+def test_prepared_session_starts_with_the_vars_on_the_channel(ivr: Harness) -> None:
+    # What the dialer sets on a call it hands to an IVR app.
+    ivr.answer("menu.start", {"vars": {"seen": True}, "next": "menu.two"})
+    ivr.answer("menu.two", {})
+    channel = ivr.channel(variables={"GTX_STATUS": "READY",
+                                     "GTX_VARS": '{"campaign_id": 7, "name": "Ann"}'})
+    outcome = ivr.run(channel)
+    assert outcome.status == "DONE"
+    first, second = (c.request for c in ivr.ws.calls)
+    assert (first["step"], first["resumed"]) == (1, False)
+    assert first["vars"] == {"campaign_id": 7, "name": "Ann"}
+    assert second["vars"] == {"campaign_id": 7, "name": "Ann", "seen": True}
+    assert json.loads(channel.variables["GTX_VARS"]) == second["vars"]
+
+
+def test_prepared_session_with_broken_vars_is_an_error(ivr: Harness) -> None:
+    channel = ivr.channel(variables={"GTX_STATUS": "READY", "GTX_VARS": "[1, 2]"})
+    outcome = ivr.run(channel)
+    assert outcome.status == "ERROR"
+    assert channel.variables["GTX_ERROR"].startswith(
+        "internal: cannot start the prepared session: GTX_VARS is not a JSON object")
