@@ -35,6 +35,22 @@ class Metrics:
         self.agi_connections = Counter(
             "gtx_fastagi_connections", "FastAGI connections accepted.", registry=self.registry
         )
+        self.dialer_calls = Counter(
+            "gtx_dialer_calls", "Dialer calls ended, by final outcome.", ["outcome"],
+            registry=self.registry,
+        )
+        self.dialer_active_calls = Gauge(
+            "gtx_dialer_active_calls", "Dialer calls placed and not ended yet.",
+            registry=self.registry,
+        )
+        self.callback_deliveries = Counter(
+            "gtx_callback_deliveries", "Call-back event deliveries, by result (ok, failed).",
+            ["result"], registry=self.registry,
+        )
+        self.asterisk_connected = Gauge(
+            "gtx_asterisk_connected", "1 while the AMI link to the server is up.", ["asterisk"],
+            registry=self.registry,
+        )
 
     def render(self) -> bytes:
         """The text exposition format served at /metrics."""
