@@ -19,11 +19,13 @@ from twisted.logger import Logger
 from twisted.python import usage
 
 from gtx import __version__
+from gtx.asterisk.agi_channel import FastAGIChannel
 from gtx.asterisk.agi_protocol import FastAGILimits
 from gtx.asterisk.agi_server import FastAGIFactory
 from gtx.config import GtxConfig, load_config
 from gtx.http import build_root, build_site
 from gtx.ivr.engine import IvrEngine
+from gtx.ivr.session import SessionOutcome
 from gtx.metrics import Metrics
 from gtx.xmlrpc.client import XMLRPCClient
 from gtx.xmlrpc.server import XMLRPCResource
@@ -62,7 +64,7 @@ class GtxNode:
             metrics=self.metrics,
         )
         self.fastagi = FastAGIFactory(
-            self.engine.run,
+            self._session,
             clock=reactor,
             asterisk_name_for=config.asterisk_name_for,
             limits=FastAGILimits(
@@ -78,6 +80,11 @@ class GtxNode:
             build_root(health=self.health, metrics=self.metrics, rpc=self.rpc),
             max_request_size=config.http_max_request_size,
         )
+
+    def _session(self, channel: FastAGIChannel) -> Deferred[SessionOutcome]:
+        """One FastAGI connection: count it, run its IVR session."""
+        self.metrics.agi_connections.inc()
+        return self.engine.run(channel)
 
     def health(self) -> Mapping[str, object]:
         """What /health reports."""

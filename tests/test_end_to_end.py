@@ -201,6 +201,7 @@ async def test_web_service_down_plays_fallback_and_reports_error() -> None:
     assert record.hung_up
     text = node.metrics.render().decode()
     assert 'gtx_errors_total{kind="webservice_unreachable"} 1.0' in text
+    assert "gtx_fastagi_connections_total 1.0" in text
 
 
 @pytest_twisted.ensureDeferred
@@ -231,6 +232,7 @@ async def test_health_metrics_and_xmlrpc_introspection_over_http() -> None:
     assert health["status"] == "ok"
     assert health["node"] == "test"
     assert "gtx_ivr_active_sessions" in metrics
+    assert "gtx_fastagi_connections_total 0.0" in metrics
 
 
 @pytest_twisted.ensureDeferred
