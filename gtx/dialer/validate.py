@@ -25,9 +25,21 @@ from gtx.dialer.validate_campaign import SPEC_KEYS, campaign_spec
 from gtx.errors import InvalidArgument
 
 __all__ = [
-    "CALL_OPTIONS", "CONTACT_KEYS", "ContactBatch", "MAX_BATCH", "SPEC_KEYS", "Configured", "agent",
-    "call_id", "call_request", "campaign_id", "campaign_spec", "contact", "contact_id",
-    "contacts", "numbers",
+    "CALL_OPTIONS",
+    "CONTACT_KEYS",
+    "MAX_BATCH",
+    "SPEC_KEYS",
+    "Configured",
+    "ContactBatch",
+    "agent",
+    "call_id",
+    "call_request",
+    "campaign_id",
+    "campaign_spec",
+    "contact",
+    "contact_id",
+    "contacts",
+    "numbers",
 ]
 
 #: The most contacts (or DNC numbers) one call may carry: bigger lists go in batches.

@@ -118,10 +118,9 @@ def _readers(configured: c.Configured) -> dict[str, Read]:
 def retry(value: object, path: str) -> dict[Outcome, RetryRule]:
     """Retry rules per outcome: ``{busy: {attempts, delay}, no_answer: {…}, …}``."""
     if isinstance(value, dict):
-        for key in (Outcome.ANSWERED, Outcome.CANCELED):
-            if key.value in value:
-                raise InvalidArgument(a.member(path, key.value),
-                                      f"{key.value} calls are never retried")
+        for final in ("answered", "canceled"):
+            if final in value:
+                raise InvalidArgument(a.member(path, final), f"{final} calls are never retried")
     given = a.struct(value, path, {o.value for o in RETRYABLE})
     rules: dict[Outcome, RetryRule] = {}
     for key, rule in given.items():
