@@ -22,6 +22,11 @@ Main names: :class:`EmulatedAsterisk` (shared state: sounds, AstDB, dial destina
 
 from gtx.testing.agi_emulator import AGIEmulatorProtocol, CallRecord
 from gtx.testing.agi_syntax import parse_args
+from gtx.testing.ami_calls import OriginateParams, PlacedCall
+from gtx.testing.ami_dialplan import DialplanRoutine, DialplanRun, gtx_dialer_answered
+from gtx.testing.ami_events import AMIChannel, AMIMessage
+from gtx.testing.ami_queues import EmulatedQueue, QueueMember
+from gtx.testing.ami_server import AMISession, EmulatedAMIServer
 from gtx.testing.call import Recording
 from gtx.testing.caller import CallerEvent, CallerScriptError, ScriptedCaller
 from gtx.testing.emulator import (
@@ -53,6 +58,17 @@ EmulatedCall = AGIEmulatorProtocol
 
 __all__ = [
     "ASTERISK_VERSION",
+    "AMIChannel",
+    "AMIMessage",
+    "AMISession",
+    "DialplanRoutine",
+    "DialplanRun",
+    "EmulatedAMIServer",
+    "EmulatedQueue",
+    "OriginateParams",
+    "PlacedCall",
+    "QueueMember",
+    "gtx_dialer_answered",
     "SAMPLE_RATE",
     "AGIEmulatorProtocol",
     "AnySoundCatalogue",

@@ -30,16 +30,29 @@ class DialDestination:
     after ``ring_seconds`` and hangs up after ``talk_seconds`` (None: talks until the caller
     hangs up). BUSY and CONGESTION are signalled after ``ring_seconds``; NOANSWER rings until
     Dial's timeout; CHANUNAVAIL fails at once.
+
+    ``amd_status``/``amd_cause`` are what AMD() concludes on the answered call (the emulated
+    AMI dialplan reports them): HUMAN by default, MACHINE for :meth:`machine`.
     """
 
     outcome: str = "ANSWER"
     ring_seconds: float = 2.0
     talk_seconds: float | None = 10.0
+    amd_status: str = "HUMAN"
+    amd_cause: str = "HUMAN-500-500"
 
     @classmethod
     def answer(cls, after: float = 2.0, talk: float | None = 10.0) -> DialDestination:
         """Picks up after ``after`` seconds and talks for ``talk`` seconds."""
         return cls("ANSWER", after, talk)
+
+    @classmethod
+    def machine(
+        cls, after: float = 2.0, talk: float | None = 20.0, cause: str = "LONGGREETING-1500-1500"
+    ) -> DialDestination:
+        """An answering machine: picks up after ``after`` seconds and plays its greeting for
+        ``talk`` seconds; AMD() says MACHINE with ``cause``."""
+        return cls("ANSWER", after, talk, "MACHINE", cause)
 
     @classmethod
     def busy(cls, after: float = 1.0) -> DialDestination:
@@ -188,6 +201,14 @@ class EmulatedAsterisk:
     def epoch(self) -> float:
         """Wall-clock seconds now, as the emulated Asterisk sees them."""
         return self._epoch + self.clock.seconds()
+
+    def new_uniqueid(self) -> str:
+        """A channel Uniqueid as Asterisk numbers them (``EPOCH.N``, N counting channels)."""
+        return f"{int(self.epoch())}.{next(self._unique)}"
+
+    def new_channel_number(self) -> str:
+        """The sequence part of a channel name (``Local/x@ctx-0000000a;1``), in hex."""
+        return f"{next(self._local):08x}"
 
     def timeline(self) -> Timeline:
         """A new call clock."""
