@@ -1,0 +1,257 @@
+"""One call, from queued to its one outcome: what is sent to Asterisk and what is recorded.
+
+A :class:`CallRecord` owns one call of this node. It turns the call's request into an
+``OriginateRequest`` (:func:`originate_request`), records every ``OriginateUpdate`` in the
+store in the order they came (``update_call``), closes the call exactly once (``finish_call``,
+with the contact's next step for a campaign call) and publishes an event per state change.
+The store is written in order per call: each write waits for the one before it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from urllib.parse import urlencode
+
+from twisted.internet.defer import Deferred, succeed
+from twisted.internet.interfaces import IReactorTime
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+
+from gtx.dialer.callbacks import CallbackDelivery
+from gtx.dialer.model import Call, CallRequest, CallState, Outcome
+from gtx.origination import (
+    OriginateRefused,
+    OriginateRequest,
+    OriginateUpdate,
+    Originator,
+    OriginatorUnavailable,
+    Progress,
+)
+from gtx.store.api import ConflictError, ContactOutcome, Store
+
+#: The IVR engine starts a session whose GTX_STATUS is READY with GTX_VARS as its vars.
+READY = "READY"
+#: Seconds an answered power/predictive call waits for an agent before it is abandoned.
+ABANDON_SECONDS = 2
+
+
+def dial_string(template: str, number: str) -> str:
+    """The channel to dial: ``template`` with ``{number}`` replaced (nothing else is read as a
+    placeholder: dial strings may hold braces)."""
+    return template.replace("{number}", number)
+
+
+def originate_request(call_id: str, request: CallRequest, *,
+                      abandon_seconds: int | None = None) -> OriginateRequest:
+    """The Originate of a call (the channel variables of ``gtx-dialer,answered,1``)."""
+    variables = {"GTX_CALL_ID": call_id}
+    if request.amd:
+        variables["GTX_AMD"] = "1"
+    target = request.on_answer
+    app: str | None = None
+    if target is not None:
+        if target.app is not None:
+            app = target.app
+        elif target.url is not None and target.method is not None:
+            app = "ivr?" + urlencode({"url": target.url, "method": target.method})
+        elif target.context is not None and target.extension is not None:
+            variables["GTX_DIALER_GOTO"] = f"{target.context},{target.extension},1"
+        elif target.queue is not None:
+            variables["GTX_DIALER_QUEUE"] = target.queue
+    if app is not None:
+        variables["GTX_DIALER_APP"] = app
+        variables["GTX_STATUS"] = READY
+    if app is not None or request.vars:
+        variables["GTX_VARS"] = json.dumps(dict(request.vars), separators=(",", ":"),
+                                           sort_keys=True, default=str)
+    if abandon_seconds is not None:
+        variables["GTX_ABANDON_SECONDS"] = str(abandon_seconds)
+    return OriginateRequest(
+        call_id=call_id,
+        dial_string=dial_string(request.channel, request.destination),
+        timeout=request.timeout,
+        caller_id=request.caller_id,
+        variables=variables,
+    )
+
+
+def parse_outcome(value: str | None) -> Outcome:
+    """An originator's outcome string as an Outcome (anything unknown is a failure)."""
+    try:
+        return Outcome(value or "failed")
+    except ValueError:
+        return Outcome.FAILED
+
+
+#: Computes the contact's next step when a campaign call ends (None for a single call).
+ContactStep = Callable[[Call, Outcome, float], Awaitable[ContactOutcome | None]]
+
+
+class CallRecord:
+    """A call of this node while it is not completed (see the module docstring)."""
+
+    def __init__(
+        self,
+        call: Call,
+        *,
+        clock: IReactorTime,
+        store: Store,
+        events: CallbackDelivery,
+        contact_step: ContactStep,
+        on_done: Callable[[CallRecord, Outcome], None],
+        log: Logger,
+    ) -> None:
+        self.call = call
+        self.clock = clock
+        self.store = store
+        self.events = events
+        self.contact_step = contact_step
+        self.on_done = on_done
+        self.log = log
+        self.state = call.state
+        self.outcome: Outcome | None = None
+        self.originating = False  # an Originate is on its way
+        self.hangup_requested = False  # dialer.hangup came while the Originate was on its way
+        self.originated = call.state is not CallState.QUEUED
+        self._early: list[OriginateUpdate] = []  # updates that came before the Originate's OK
+        self._tail: Deferred[None] = succeed(None)
+
+    @property
+    def call_id(self) -> str:
+        return self.call.call_id
+
+    @property
+    def done(self) -> bool:
+        return self.outcome is not None
+
+    @property
+    def waiting(self) -> bool:
+        """Not answered yet (queued, dialing, ringing): still waiting for an agent to be needed."""
+        return not self.done and self.state in (CallState.QUEUED, CallState.DIALING,
+                                                CallState.RINGING)
+
+    # -- ordered store writes -------------------------------------------------------------
+
+    def _then(self, step: Callable[[], Awaitable[None]]) -> None:
+        async def run() -> None:
+            await step()
+
+        def next_step(_: object) -> Deferred[None]:
+            return Deferred.fromCoroutine(run())
+
+        def failed(failure: Failure) -> None:
+            self.log.failure("[{call_id}] could not record a change of the call", failure,
+                             call_id=self.call_id)
+
+        self._tail.addCallback(next_step).addErrback(failed)
+
+    def settled(self) -> Deferred[None]:
+        """Fires once every change so far is written."""
+        d: Deferred[None] = Deferred()
+
+        async def fire() -> None:
+            d.callback(None)
+
+        self._then(fire)
+        return d
+
+    def queued(self) -> None:
+        """Publish the queued event of a call just created."""
+        self._then(lambda: self.events.publish(self.call, CallState.QUEUED, self.call.created))
+
+    # -- origination ----------------------------------------------------------------------
+
+    async def originate(self, originator: Originator, request: OriginateRequest) -> bool:
+        """Send the Originate. True when Asterisk took it (or refused it: the call is then
+        failed); False when the link is down (the call stays queued, to be tried again)."""
+        if self.done or self.originated or self.originating:
+            return True
+        self.originating = True
+        try:
+            await originator.originate(request, self.on_update)
+        except OriginatorUnavailable:
+            return False
+        except OriginateRefused as e:
+            self.finish(Outcome.FAILED, f"refused: {e}")
+            return True
+        except Exception as e:  # an originator bug must not leave the call open
+            self.log.failure("[{call_id}] Originate failed", call_id=self.call_id)
+            self.finish(Outcome.FAILED, f"originate_error: {e}")
+            return True
+        finally:
+            self.originating = False
+        self.originated = True
+        if not self.done:
+            self._progress(CallState.DIALING, asterisk=originator.name)
+        early, self._early = self._early, []
+        for update in early:
+            self.on_update(update)
+        if self.hangup_requested and not self.done:
+            await originator.hangup(self.call_id)
+        return True
+
+    async def hangup(self, originator: Originator | None) -> None:
+        """Hang up: a call not sent yet is canceled here; a placed one through Asterisk (its
+        ENDED update then says canceled)."""
+        if self.done:
+            return
+        if self.originating:
+            self.hangup_requested = True
+        elif not self.originated or originator is None:
+            self.finish(Outcome.CANCELED, "hangup")
+        else:
+            await originator.hangup(self.call_id)
+
+    def on_update(self, update: OriginateUpdate) -> None:
+        """The originator's sink: record one update of this call."""
+        if self.done:
+            return
+        if self.originating:
+            self._early.append(update)
+            return
+        if update.progress is Progress.RINGING:
+            self._progress(CallState.RINGING, channel=update.channel)
+        elif update.progress is Progress.ANSWERED:
+            self._progress(CallState.ANSWERED, channel=update.channel)
+        else:
+            self.finish(parse_outcome(update.outcome), update.cause)
+
+    def _progress(self, state: CallState, *, asterisk: str | None = None,
+                  channel: str | None = None) -> None:
+        if state is self.state:
+            return
+        self.state = state
+        at = self.clock.seconds()
+
+        async def write() -> None:
+            try:
+                self.call = await self.store.update_call(self.call_id, state, at,
+                                                         asterisk=asterisk, channel=channel)
+            except ConflictError:
+                return  # completed meanwhile (its lease ran out): its outcome stands
+            await self.events.publish(self.call, state, at)
+
+        self._then(write)
+
+    def finish(self, outcome: Outcome, cause: str | None) -> None:
+        """Close the call with its one outcome (a second one is ignored)."""
+        if self.done:
+            return
+        self.outcome = outcome
+        self.state = CallState.COMPLETED
+        at = self.clock.seconds()
+
+        async def write() -> None:
+            contact = await self.contact_step(self.call, outcome, at)
+            try:
+                self.call = await self.store.finish_call(self.call_id, outcome, at, cause,
+                                                         contact)
+            except ConflictError:
+                self.log.info("[{call_id}] already completed: {outcome} not recorded",
+                              call_id=self.call_id, outcome=outcome)
+                return
+            await self.events.publish(self.call, CallState.COMPLETED, at, outcome, cause)
+
+        self._then(write)
+        self.on_done(self, outcome)
