@@ -10,12 +10,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from twisted.application.internet import backoffPolicy
 from twisted.internet.defer import Deferred, fail, succeed
 from twisted.internet.error import ConnectionRefusedError
 from twisted.internet.protocol import Factory
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransportWithDisconnection
 
+from gtx.asterisk.ami import AMIClient
+from gtx.asterisk.ami_message import AMIMessage
 from tests.conftest import TRANSCRIPTS
 
 
@@ -137,3 +140,42 @@ def pending_times(clock: Clock) -> list[float]:
     """When the clock's pending calls are due, sorted."""
     return sorted(call.getTime() for call in clock.getDelayedCalls())
 
+#: What a real Asterisk sends on connect, and its answer to a good Login.
+BANNER = b"Asterisk Call Manager/13.0.0\r\n"
+LOGIN_OK = wire(["Response: Success", "ActionID: login-1", "Message: Authentication accepted"])
+
+
+class Link:
+    """An AMIClient on a scripted endpoint and a fake clock."""
+
+    def __init__(
+        self, *action_ids: str, secret: str = "gtxsecret", ping_interval: float = 20.0
+    ) -> None:
+        self.clock = Clock()
+        self.endpoint = ScriptedEndpoint()
+        self.client = AMIClient(
+            "pbx1", self.endpoint, "gtx", secret, clock=self.clock,
+            action_ids=ids(*action_ids), action_timeout=10.0, ping_interval=ping_interval,
+            retry_policy=backoffPolicy(initialDelay=0.5, maxDelay=30.0, factor=2.0,
+                                       jitter=lambda: 0.25),
+        )
+        self.events: list[AMIMessage] = []
+        self.logins = 0
+        self.client.subscribe("*", self.events.append)
+        self.client.on_login(self._logged_in)
+
+    def _logged_in(self) -> None:
+        self.logins += 1
+
+    def login(self) -> Link:
+        self.client.startService()
+        self.endpoint.peer.feed(BANNER)
+        self.endpoint.peer.written()
+        self.endpoint.peer.feed(LOGIN_OK)
+        assert self.client.connected
+        return self
+
+    def stop(self) -> None:
+        d = self.client.stopService()
+        assert d.called
+        assert self.clock.getDelayedCalls() == []

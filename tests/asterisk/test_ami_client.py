@@ -6,10 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from twisted.application.internet import backoffPolicy
-from twisted.internet.task import Clock
 
-from gtx.asterisk.ami import AMIClient
 from gtx.asterisk.ami_message import (
     AMIActionError,
     AMIConnectionLost,
@@ -17,44 +14,9 @@ from gtx.asterisk.ami_message import (
     AMINotConnected,
     AMITimeout,
 )
-from tests.asterisk.ami_transcripts import ScriptedEndpoint, Transcript, ids, pending_times, wire
+from tests.asterisk.ami_transcripts import LOGIN_OK, Link, Transcript, pending_times, wire
 
 OUTCOMES = Transcript.load("ami-originate-outcomes.txt")
-LOGIN_OK = wire(["Response: Success", "ActionID: login-1", "Message: Authentication accepted"])
-
-
-class Link:
-    """An AMIClient on a scripted endpoint and a fake clock."""
-
-    def __init__(self, *action_ids: str, secret: str = "gtxsecret") -> None:
-        self.clock = Clock()
-        self.endpoint = ScriptedEndpoint()
-        self.client = AMIClient(
-            "pbx1", self.endpoint, "gtx", secret, clock=self.clock,
-            action_ids=ids(*action_ids), action_timeout=10.0, ping_interval=20.0,
-            retry_policy=backoffPolicy(initialDelay=0.5, maxDelay=30.0, factor=2.0,
-                                       jitter=lambda: 0.25),
-        )
-        self.events: list[AMIMessage] = []
-        self.logins = 0
-        self.client.subscribe("*", self.events.append)
-        self.client.on_login(self._logged_in)
-
-    def _logged_in(self) -> None:
-        self.logins += 1
-
-    def login(self) -> Link:
-        self.client.startService()
-        self.endpoint.peer.feed(OUTCOMES.banner_bytes())
-        self.endpoint.peer.written()
-        self.endpoint.peer.feed(LOGIN_OK)
-        assert self.client.connected
-        return self
-
-    def stop(self) -> None:
-        d = self.client.stopService()
-        assert d.called
-        assert self.clock.getDelayedCalls() == []
 
 
 @pytest.fixture
