@@ -139,8 +139,21 @@ _CREATE_VERSION_TABLE = """CREATE TABLE IF NOT EXISTS schema_version (
  applied {real} NOT NULL)"""
 
 
+#: The PostgreSQL advisory lock that lets one node at a time upgrade (any number will do, as
+#: long as it is always the same).
+_UPGRADE_LOCK = 5_284_913
+
+
+def _one_upgrader(sql: Sql) -> None:
+    """Wait until no other node is upgrading (until the end of this transaction); SQLite's
+    BEGIN IMMEDIATE already is that lock."""
+    if sql.dialect.name == "postgresql":
+        sql.one("SELECT pg_advisory_xact_lock(?)", _UPGRADE_LOCK)
+
+
 def ensure_version_table(sql: Sql) -> int:
     """Create ``schema_version`` if needed; return the current version (0: empty database)."""
+    _one_upgrader(sql)
     sql.run(_CREATE_VERSION_TABLE.format(**_TYPES[sql.dialect.name]))
     return current_version(sql)
 
@@ -153,9 +166,7 @@ def current_version(sql: Sql) -> int:
 def apply_step(sql: Sql, step: Step, now: float) -> bool:
     """Apply ``step`` unless the database already has it (another node may have applied it
     since we looked); return whether it was applied."""
-    if sql.dialect.name == "postgresql":
-        # one upgrader at a time; SQLite's BEGIN IMMEDIATE already is that lock
-        sql.run("LOCK TABLE schema_version IN EXCLUSIVE MODE")
+    _one_upgrader(sql)
     current = current_version(sql)
     if current >= step.version:
         return False
