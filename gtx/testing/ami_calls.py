@@ -82,6 +82,11 @@ class OriginateParams:
         return self.dial_string.lower().startswith("local/")
 
     @property
+    def local_device(self) -> str:
+        """A Local dial string without its ``/n`` (no optimisation) option."""
+        return self.dial_string.removesuffix("/n")
+
+    @property
     def resource(self) -> str:
         """What follows the technology: ``busy@gtx-test``, ``5551234@trunk``."""
         return self.dial_string.partition("/")[2]
@@ -194,7 +199,7 @@ class PlacedCall:
             exten, _, context = p.resource.split("/", 1)[0].partition("@")
             context = context or "default"
             inner_id = p.other_channel_id or asterisk.new_uniqueid()
-            base = f"{p.dial_string.split('/n', 1)[0]}-{number}"
+            base = f"{p.local_device}-{number}"
             self.outer = AMIChannel(f"{base};1", outer_id, outer_id, context, exten, created=now)
             self.inner = AMIChannel(
                 f"{base};2", inner_id, outer_id, context, exten, state=STATE_RING, created=now
@@ -216,6 +221,8 @@ class PlacedCall:
         if p.caller_num is not None or p.caller_name is not None:
             ch.caller_num = p.caller_num or UNKNOWN
             ch.caller_name = p.caller_name or UNKNOWN
+            if ch is self.inner:  # the connected line of …;1 has already crossed the pair
+                ch.connected_num, ch.connected_name = ch.caller_num, ch.caller_name
             self._emit(channel_event(
                 "NewCallerid", ch, ("CID-CallingPres", "0 (Presentation Allowed, Not Screened)")))
             ch.connected_num, ch.connected_name = ch.caller_num, ch.caller_name
@@ -229,6 +236,7 @@ class PlacedCall:
         self.answered = True
         if inner is not None:
             self._set_state(inner, STATE_UP)
+            inner.priority = 2  # the called side's Answer() was priority 1: it goes on
             self._emit(device_state_event(self._device, "INUSE"))
         self._set_state(outer, STATE_UP)
         self._emit(_dial_end(outer, "ANSWER"))
@@ -363,7 +371,7 @@ class PlacedCall:
     def _device(self) -> str:
         p = self.params
         if p.is_local:
-            return p.dial_string.split("/n", 1)[0]
+            return p.local_device
         tech, _, resource = p.dial_string.partition("/")
         return f"{tech}/{resource.split('@', 1)[-1]}"
 
@@ -430,7 +438,7 @@ def _local_bridge(one: AMIChannel, two: AMIChannel, p: OriginateParams) -> AMIMe
         *two.snapshot("LocalTwo"),
         ("Context", one.context),
         ("Exten", one.exten),
-        ("LocalOptimization", "Yes" if "/n" not in p.dial_string else "No"),
+        ("LocalOptimization", "No" if p.dial_string.endswith("/n") else "Yes"),
     ]
     return event("LocalBridge", "call,all", parts)
 

@@ -238,6 +238,9 @@ def run_program(
     """Run the answered call's application or dialplan extension, then hang it up."""
     p = call.params
     if p.application is not None:
+        outer = call.outer
+        assert outer is not None
+        outer.application, outer.app_data = p.application, p.data
         if p.application.lower() == "wait":
             try:
                 seconds = float(p.data or "0")
