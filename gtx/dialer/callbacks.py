@@ -112,6 +112,7 @@ class CallbackDelivery:
         self._sending: set[int] = set()  # outbox ids in flight
         self._loop: LoopingCall | None = None
         self._polling = False
+        self._kicked = False
 
     async def publish(self, call: Call, state: CallState, at: float,
                       outcome: Outcome | None = None, cause: str | None = None) -> None:
@@ -133,6 +134,18 @@ class CallbackDelivery:
 
     def _loop_failed(self, failure: Failure) -> None:
         self.log.failure("[dialer] call-back delivery loop stopped", failure)
+
+    def _kick(self) -> None:
+        if self._kicked or self._loop is None:
+            return
+        self._kicked = True
+
+        def poll() -> None:
+            self._kicked = False
+            if self._loop is not None:
+                self.deliver_due()
+
+        self.clock.callLater(0, poll)
 
     def deliver_due(self) -> Deferred[None]:
         """Send the events that are due now (one pass; the loop calls it every ``interval``)."""
@@ -167,6 +180,7 @@ class CallbackDelivery:
                 await self.store.event_failed(row.id, self.clock.seconds() + delay)
             else:
                 await self.store.event_delivered(row.id)
+                self._kick()  # the call's next event need not wait for the next round
         except Exception:
             self.log.failure("[{call_id}] could not record a call-back delivery",
                              call_id=row.event.call_id)

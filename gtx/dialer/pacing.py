@@ -66,7 +66,7 @@ class CallRate:
 
     def available(self, now: float) -> int:
         """How many calls may start at ``now``."""
-        while self._starts and self._starts[0] <= now - self.span:
+        while self._starts and self._starts[0] <= now - self.span + 1e-6:  # clock rounding
             self._starts.popleft()
         return max(0, self.burst - len(self._starts))
 
