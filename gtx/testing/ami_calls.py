@@ -93,8 +93,9 @@ class OriginateParams:
 
     @property
     def number(self) -> str:
-        """The dialled number (or extension): the resource up to ``@`` or ``/``."""
-        return self.resource.split("@", 1)[0].split("/", 1)[0]
+        """The dialled number (or extension): ``5551234`` of ``PJSIP/5551234@trunk`` and of
+        ``SIP/trunk/5551234``."""
+        return self.resource.split("@", 1)[0].rsplit("/", 1)[-1]
 
 
 class CallHost(Protocol):
