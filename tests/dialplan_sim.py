@@ -11,7 +11,9 @@ its subset and refuses anything else rather than guessing:
 - variables as Asterisk keeps them: channel variables over globals; ``LOCAL(x)`` saves the
   channel's x in the Gosub frame and restores it on Return/StackPop;
 - applications Set, GotoIf, Goto, ExecIf, Gosub, Return, StackPop, AGI (its outcome scripted by
-  the test), Hangup, NoOp, Verbose; Answer, Playback, Dial, Queue and Wait are only recorded.
+  the test), Hangup, NoOp, Verbose; Answer, Playback, Dial, Queue, Wait, AMD and UserEvent are
+  recorded, and a test may script what one of them does to the channel (AMD sets AMDSTATUS,
+  Queue sets QUEUESTATUS) with ``Simulator(..., scripts={"AMD": ...})``.
 """
 
 from __future__ import annotations
@@ -140,15 +142,24 @@ class Channel:
 
 #: Runs AGI(URL,ARGS...) for a test: may change the channel's variables, returns AGISTATUS.
 AgiScript = Callable[[Channel, str, list[str]], str]
+#: What a recorded application does to the channel in a test: (channel, its arguments).
+AppScript = Callable[[Channel, list[str]], None]
 
 
 class Simulator:
     """Runs a Dialplan on one Channel, with AGI() answered by ``agi``."""
 
-    def __init__(self, plan: Dialplan, agi: AgiScript, channel: Channel | None = None) -> None:
+    def __init__(
+        self,
+        plan: Dialplan,
+        agi: AgiScript,
+        channel: Channel | None = None,
+        scripts: dict[str, AppScript] | None = None,
+    ) -> None:
         self.plan = plan
         self.agi = agi
         self.channel = channel or Channel()
+        self.scripts = {name.lower(): script for name, script in (scripts or {}).items()}
         self.position: tuple[str, str, int] = ("", "", 0)
 
     # -- running --------------------------------------------------------------------------
@@ -187,7 +198,11 @@ class Simulator:
             raise DialplanError(f"application {app} is outside the simulated subset")
         data = self.substitute(raw)
         self.channel.executed.append((app, data))
-        handler(data)
+        script = self.scripts.get(app.lower())
+        if script is not None:
+            script(self.channel, split_args(data))
+        else:
+            handler(data)
 
     # -- applications ---------------------------------------------------------------------
 
@@ -260,8 +275,9 @@ class Simulator:
         level, sep, message = data.partition(",")
         self.channel.verbose.append(message if sep else level)
 
-    # Recorded only: what they do to the media does not matter to the failover logic.
-    app_answer = app_playback = app_dial = app_queue = app_wait = app_noop
+    # Recorded only (unless scripted): what they do to the media does not matter here.
+    app_answer = app_playback = app_dial = app_queue = app_wait = app_amd = app_noop
+    app_userevent = app_noop
 
     # -- variables and expressions --------------------------------------------------------
 

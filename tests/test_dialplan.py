@@ -430,6 +430,127 @@ def test_dialer_handoff_enters_the_app_named_by_the_channel(
     assert nodes.calls[0][1:3] == (script, args)
 
 
+# -- the dialer's context --------------------------------------------------------------------
+
+
+def answered(
+    plan: Dialplan, nodes: Nodes | None = None, amd: str | None = None,
+    queue_status: str | None = None, **variables: str,
+) -> Channel:
+    """Run gtx-dialer,answered,1 for call c-1, with AMD and Queue scripted."""
+    def run_amd(channel: Channel, args: list[str]) -> None:
+        assert amd is not None, "AMD ran although GTX_AMD was not 1"
+        status, _, cause = amd.partition(":")
+        channel.variables.update(AMDSTATUS=status, AMDCAUSE=cause)
+
+    def run_queue(channel: Channel, args: list[str]) -> None:
+        if queue_status:
+            channel.variables["QUEUESTATUS"] = queue_status
+
+    channel = Channel(variables={"GTX_CALL_ID": "c-1", **variables})
+    scripts = {"AMD": run_amd, "Queue": run_queue}
+    return Simulator(plan, nodes or Nodes({}), channel, scripts).call("gtx-dialer", "answered")
+
+
+def user_events(channel: Channel) -> list[str]:
+    return [data for app, data in channel.executed if app == "UserEvent"]
+
+
+def test_amd_machine_is_reported_and_hung_up(plan: Dialplan) -> None:
+    channel = answered(plan, amd="MACHINE:LONGGREETING-1500-1500", GTX_AMD="1",
+                       GTX_DIALER_APP="survey")
+    assert user_events(channel) == [
+        "GtxAmd,CallId: c-1,Status: MACHINE,Cause: LONGGREETING-1500-1500"]
+    assert channel.ended == "hangup"
+    assert not [app for app, _ in channel.executed if app in ("AGI", "Queue")]
+
+
+@pytest.mark.parametrize("amd", ["HUMAN:HUMAN-1000-500", "NOTSURE:TOOLONG-4900"])
+def test_amd_person_goes_on_to_the_app(plan: Dialplan, amd: str) -> None:
+    nodes = Nodes({"127.0.0.1": [finishes]})
+    channel = answered(plan, nodes, amd=amd, GTX_AMD="1", GTX_DIALER_APP="survey")
+    status, _, cause = amd.partition(":")
+    assert user_events(channel) == [f"GtxAmd,CallId: c-1,Status: {status},Cause: {cause}",
+                                    "GtxConnected,CallId: c-1,To: app"]
+    assert nodes.calls[0][1] == "survey"
+
+
+def test_no_amd_unless_asked(plan: Dialplan) -> None:
+    nodes = Nodes({"127.0.0.1": [finishes]})
+    channel = answered(plan, nodes, GTX_DIALER_APP="survey")
+    assert "AMD" not in [app for app, _ in channel.executed]
+    assert user_events(channel) == ["GtxConnected,CallId: c-1,To: app"]
+
+
+def test_app_session_prepared_by_the_dialer_starts_ready(plan: Dialplan) -> None:
+    nodes = Nodes({"127.0.0.1": [finishes]})
+    answered(plan, nodes, GTX_DIALER_APP="survey,7", GTX_STATUS="READY", GTX_VARS='{"a": 1}')
+    # The gtx node sees the READY mark: it starts the session from GTX_VARS.
+    assert nodes.calls == [("127.0.0.1", "survey", ["7"], "READY")]
+
+
+def test_ready_session_fails_over_when_the_node_closes_before_starting(plan: Dialplan) -> None:
+    nodes = Nodes({"10.0.0.1": [closes_at_once], "10.0.0.2": [finishes]})
+    channel = run_ivr(plan, nodes, GTX_STATUS="READY")
+    assert [c[3] for c in nodes.calls] == ["READY", "READY"]
+    assert channel.get("GTX_STATUS") == "DONE"
+
+
+def test_ready_status_on_entry_is_kept(plan: Dialplan) -> None:
+    nodes = Nodes({"10.0.0.1": [finishes]})
+    run_ivr(plan, nodes, GTX_STATUS="READY")
+    assert nodes.calls[0][3] == "READY"
+
+
+def test_goto_hands_the_call_to_a_dialplan_location(plan: Dialplan) -> None:
+    channel = answered(plan, GTX_DIALER_GOTO="gtx-examples,sales,1")
+    assert user_events(channel) == ["GtxConnected,CallId: c-1,To: goto"]
+    assert ("Queue", "sales,,,,30") in channel.executed
+
+
+@pytest.mark.parametrize("status", ["TIMEOUT", "JOINEMPTY", "LEAVEEMPTY", "JOINUNAVAIL",
+                                    "LEAVEUNAVAIL", "FULL"])
+def test_no_agent_in_time_is_abandoned_with_the_safe_harbor_message(
+    plan: Dialplan, status: str
+) -> None:
+    channel = answered(plan, queue_status=status, GTX_DIALER_QUEUE="agents",
+                       GTX_ABANDON_SECONDS="2")
+    assert ("Queue", "agents,,,,2") in channel.executed
+    assert user_events(channel) == [
+        "GtxConnected,CallId: c-1,To: queue,Queue: agents",
+        f"GtxAbandoned,CallId: c-1,Queue: agents,Reason: {status}",
+    ]
+    assert played(channel) == ["vm-goodbye"]  # a real core sound by default
+    assert channel.ended == "hangup"
+
+
+def test_safe_harbor_message_is_configurable(plan: Dialplan) -> None:
+    channel = answered(plan, queue_status="TIMEOUT", GTX_DIALER_QUEUE="agents",
+                       GTX_ABANDON_SECONDS="2", GTX_SAFE_HARBOR="custom/acme-safe-harbor")
+    assert played(channel) == ["custom/acme-safe-harbor"]
+
+
+def test_call_taken_by_an_agent_is_not_abandoned(plan: Dialplan) -> None:
+    channel = answered(plan, queue_status="CONTINUE", GTX_DIALER_QUEUE="agents",
+                       GTX_ABANDON_SECONDS="2")
+    assert [e.split(",")[0] for e in user_events(channel)] == ["GtxConnected"]
+    assert played(channel) == []
+
+
+def test_queue_without_abandon_bound_waits_for_an_agent(plan: Dialplan) -> None:
+    channel = answered(plan, queue_status="TIMEOUT", GTX_DIALER_QUEUE="agents")
+    assert ("Queue", "agents") in channel.executed
+    assert [e.split(",")[0] for e in user_events(channel)] == ["GtxConnected"]
+    assert channel.ended == "hangup"
+
+
+def test_every_dialer_event_carries_the_call_id(plan: Dialplan) -> None:
+    events = [p.data for p in plan.contexts["gtx-dialer"]["answered"] if p.app == "UserEvent"]
+    assert {e.split(",")[0] for e in events} == {"GtxAmd", "GtxConnected", "GtxAbandoned"}
+    for data in events:
+        assert data.split(",")[1] == "CallId: ${GTX_CALL_ID}", data
+
+
 # -- the interpreter itself ------------------------------------------------------------------
 
 

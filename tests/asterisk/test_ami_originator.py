@@ -15,6 +15,8 @@ from gtx.origination import (
     Progress,
 )
 from tests.asterisk.ami_transcripts import BANNER, Link, Transcript, pending_times, wire
+from tests.dialplan_sim import load
+from tests.test_dialplan import DIALPLAN, answered, read_config, user_events
 
 OUTCOMES = Transcript.load("ami-originate-outcomes.txt")
 INTO_AGI = Transcript.load("ami-originate-into-agi.txt")
@@ -342,3 +344,36 @@ def test_a_failing_sink_does_not_break_the_others() -> None:
 def test_timeout_is_in_milliseconds(timeout: int, ms: str) -> None:
     fields = dict(originate_fields(OriginateRequest("c", "PJSIP/1@t", timeout)))
     assert fields["Timeout"] == ms
+
+
+def _as_ami_event(data: str, uniqueid: str) -> bytes:
+    """What Asterisk sends for ``UserEvent(data)`` run on the channel ``uniqueid``."""
+    name, *headers = data.split(",")
+    return wire(["Event: UserEvent", "Channel: PJSIP/trunk-00000001", f"Uniqueid: {uniqueid}",
+                 f"UserEvent: {name}", *headers])
+
+
+@pytest.mark.parametrize(
+    ("variables", "amd", "queue_status", "outcome"),
+    [
+        ({"GTX_AMD": "1", "GTX_DIALER_APP": "survey"}, "MACHINE:LONGGREETING-1500-1500", None,
+         "machine"),
+        ({"GTX_DIALER_QUEUE": "agents", "GTX_ABANDON_SECONDS": "2"}, None, "TIMEOUT",
+         "abandoned"),
+        ({"GTX_DIALER_QUEUE": "agents", "GTX_ABANDON_SECONDS": "2"}, None, "CONTINUE",
+         "answered"),
+    ],
+)
+def test_the_dialplans_events_give_the_originators_verdict(
+    variables: dict[str, str], amd: str | None, queue_status: str | None, outcome: str
+) -> None:
+    channel = answered(load(read_config(DIALPLAN)), amd=amd, queue_status=queue_status,
+                       **variables)
+    dialer = Dialer("orig-1")
+    dialer.place("c-1")
+    dialer.peer.feed(wire(["Response: Success", "ActionID: orig-1"])
+                     + wire(["Event: Newstate", "Uniqueid: c-1", "ChannelState: 6"]))
+    for data in user_events(channel):
+        dialer.peer.feed(_as_ami_event(data, "c-1"))
+    dialer.peer.feed(wire(["Event: Hangup", "Uniqueid: c-1", "Cause: 16"]))
+    assert dialer.progress("c-1") == [("answered", None), ("ended", outcome)]
