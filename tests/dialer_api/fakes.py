@@ -20,7 +20,7 @@ from gtx.dialer.model import (
 from gtx.dialer.service import AddContactsReport, CampaignStatus
 from gtx.errors import Conflict, NotFound
 
-T0 = 1_795_000_000.0  # 2026-11-18T...
+T0 = 1_795_000_000.0  # 2026-11-18T11:06:40Z
 
 
 @dataclass
