@@ -33,6 +33,7 @@ injectable id generator).
 from __future__ import annotations
 
 import random
+import secrets
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -105,7 +106,11 @@ class AMIClient(Service):
         self._username = username
         self._secret = secret
         self.clock = clock
-        self._next_id = action_ids or sequential_action_ids(f"gtx-{server}")
+        # Several gtx nodes may share one Asterisk, and OriginateResponse events reach every
+        # AMI session: the default ids carry a random part so no node takes another's.
+        self._next_id = action_ids or sequential_action_ids(
+            f"gtx-{server}-{secrets.token_hex(4)}"
+        )
         self.action_timeout = action_timeout
         self._retry_policy = retry_policy or default_retry_policy()
         self._ping_interval = ping_interval

@@ -223,6 +223,8 @@ class AMIOriginator:
 
     def _still_up(self, call: _Call, channel: AMIMessage) -> None:
         call.channel = channel.get("Channel") or call.channel
+        if call.canceled:
+            self._send_hangup(call.call_id)  # asked while the link was down
         state = channel.get("ChannelState")
         if state == UP_STATE:
             self._answered(call)
