@@ -17,6 +17,7 @@ from gtx.testing.ami_events import AMIMessage, event, var_set_event
 from gtx.testing.ami_events import action_error as error
 from gtx.testing.ami_events import action_response as response
 from gtx.testing.ami_server import AMISession, EmulatedAMIServer
+from gtx.testing.applications import split_app_args
 
 Handler = Callable[[EmulatedAMIServer, AMISession, AMIMessage], None]
 
@@ -130,10 +131,12 @@ def _originate(server: EmulatedAMIServer, session: AMISession, action: AMIMessag
     caller_name, caller_num = _split_caller_id(action.get("CallerID"))
     variables = []
     for line in action.get_all("Variable"):
-        for assignment in line.split(","):
-            name, _, value = assignment.partition("=")
-            if name.strip():
-                variables.append((name.strip(), value))
+        # manager.c splits every Variable: header like application arguments: commas
+        # separate assignments, and quotes and backslashes are removed (escape a comma as \,).
+        for assignment in split_app_args(line):
+            name, equals, value = assignment.partition("=")
+            if name and equals:
+                variables.append((name, value))
     params = OriginateParams(
         dial_string=dial,
         context=context,
