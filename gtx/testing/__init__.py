@@ -22,9 +22,10 @@ Main names: :class:`EmulatedAsterisk` (shared state: sounds, AstDB, dial destina
 
 from gtx.testing.agi_emulator import AGIEmulatorProtocol, CallRecord
 from gtx.testing.agi_syntax import parse_args
-from gtx.testing.ami_calls import OriginateParams, PlacedCall
+from gtx.testing.ami_calls import PlacedCall
 from gtx.testing.ami_dialplan import DialplanRoutine, DialplanRun, gtx_dialer_answered
 from gtx.testing.ami_events import AMIChannel, AMIMessage
+from gtx.testing.ami_originate import OriginateParams
 from gtx.testing.ami_queues import EmulatedQueue, QueueMember
 from gtx.testing.ami_server import AMISession, EmulatedAMIServer
 from gtx.testing.call import Recording

@@ -12,10 +12,11 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from gtx.testing import ami_queue_actions
-from gtx.testing.ami_calls import OriginateParams, PlacedCall
+from gtx.testing.ami_calls import PlacedCall
 from gtx.testing.ami_events import AMIMessage, event, var_set_event
 from gtx.testing.ami_events import action_error as error
 from gtx.testing.ami_events import action_response as response
+from gtx.testing.ami_originate import OriginateParams
 from gtx.testing.ami_server import AMISession, EmulatedAMIServer
 from gtx.testing.applications import split_app_args
 

@@ -20,7 +20,7 @@ Failed originates report ``Channel`` = the dial string and ``Uniqueid: <unknown>
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -51,51 +51,11 @@ from gtx.testing.ami_events import (
     newexten_event,
     var_set_event,
 )
+from gtx.testing.ami_originate import OriginateParams, dial_end, local_bridge, originate_response
 from gtx.testing.pbx import DialDestination, EmulatedAsterisk
 
 #: Reason of an originate whose channel was hung up while it rang (AST_CONTROL_HANGUP).
 REASON_HANGUP = 1
-
-
-@dataclass(frozen=True)
-class OriginateParams:
-    """An ``Originate`` action, parsed."""
-
-    dial_string: str
-    context: str | None = None
-    exten: str | None = None
-    priority: int = 1
-    application: str | None = None
-    data: str = ""
-    timeout: float = 30.0  # seconds of ringing
-    caller_num: str | None = None
-    caller_name: str | None = None
-    variables: tuple[tuple[str, str], ...] = ()
-    action_id: str | None = None
-    channel_id: str | None = None
-    other_channel_id: str | None = None
-    is_async: bool = False
-
-    @property
-    def is_local(self) -> bool:
-        """A ``Local/EXT@CTX`` channel (a pair of channels in Asterisk)."""
-        return self.dial_string.lower().startswith("local/")
-
-    @property
-    def local_device(self) -> str:
-        """A Local dial string without its ``/n`` (no optimisation) option."""
-        return self.dial_string.removesuffix("/n")
-
-    @property
-    def resource(self) -> str:
-        """What follows the technology: ``busy@gtx-test``, ``5551234@trunk``."""
-        return self.dial_string.partition("/")[2]
-
-    @property
-    def number(self) -> str:
-        """The dialled number (or extension): ``5551234`` of ``PJSIP/5551234@trunk`` and of
-        ``SIP/trunk/5551234``."""
-        return self.resource.split("@", 1)[0].rsplit("/", 1)[-1]
 
 
 class CallHost(Protocol):
@@ -178,7 +138,7 @@ class PlacedCall:
         for ch in self._channels:
             self._apply_variables(ch)
         if self.inner is not None:
-            self._emit(_local_bridge(outer, self.inner, p))
+            self._emit(local_bridge(outer, self.inner, p))
         self._emit(event("DialBegin", "call,all", outer.snapshot("Dest"), [
             ("DialString", p.resource)]))
         rings = dest.outcome == "NOANSWER" or dest.ring_seconds > 0
@@ -240,7 +200,7 @@ class PlacedCall:
             inner.priority = 2  # the called side's Answer() was priority 1: it goes on
             self._emit(device_state_event(self._device, "INUSE"))
         self._set_state(outer, STATE_UP)
-        self._emit(_dial_end(outer, "ANSWER"))
+        self._emit(dial_end(outer, "ANSWER"))
         if inner is not None:
             self._emit(device_state_event(self._device, "INUSE"))
         self._respond(True, REASON_ANSWERED)
@@ -256,7 +216,7 @@ class PlacedCall:
         status, reason = ("BUSY", REASON_BUSY) if busy else ("CONGESTION", REASON_CONGESTION)
         cause = CAUSE_BUSY if busy else CAUSE_CONGESTION
         if inner is None:
-            self._emit(_dial_end(outer, status))
+            self._emit(dial_end(outer, status))
             self._respond_failure(reason)
             self._hangup_channel(outer, cause)
             self._finish()
@@ -264,7 +224,7 @@ class PlacedCall:
         if busy:
             self._set_state(inner, STATE_BUSY)
             self._emit(device_state_event(self._device, "INUSE"))
-        self._emit(_dial_end(outer, status))
+        self._emit(dial_end(outer, status))
         self._emit(channel_event("HangupRequest", inner, ("Cause", "0")))
         self._emit(channel_event("SoftHangupRequest", inner, ("Cause", "16")))
         self._respond_failure(reason)
@@ -394,7 +354,7 @@ class PlacedCall:
         self.reason = reason
         p, outer = self.params, self.outer
         if p.is_async:
-            self._emit(_originate_response(p, outer if success else None, reason))
+            self._emit(originate_response(p, outer if success else None, reason))
         if self.on_outcome is not None:
             outcome, self.on_outcome = self.on_outcome, None
             outcome(success)
@@ -410,39 +370,3 @@ class PlacedCall:
         listeners, self.on_hangup = self.on_hangup, []
         for listener in listeners:
             listener()
-
-
-def _originate_response(p: OriginateParams, ch: AMIChannel | None, reason: int) -> AMIMessage:
-    fields: list[tuple[str, str]] = []
-    if p.action_id is not None:
-        fields.append(("ActionID", p.action_id))
-    fields += [
-        ("Response", "Success" if ch is not None else "Failure"),
-        ("Channel", ch.name if ch is not None else p.dial_string),
-    ]
-    if p.application is not None:
-        fields += [("Application", p.application), ("Data", p.data)]
-    else:
-        fields += [("Context", p.context or ""), ("Exten", p.exten or "")]
-    fields += [
-        ("Reason", str(reason)),
-        ("Uniqueid", ch.uniqueid if ch is not None else UNKNOWN),
-        ("CallerIDNum", p.caller_num or UNKNOWN),
-        ("CallerIDName", p.caller_name or UNKNOWN),
-    ]
-    return event("OriginateResponse", "call,all", fields)
-
-
-def _local_bridge(one: AMIChannel, two: AMIChannel, p: OriginateParams) -> AMIMessage:
-    parts: Iterable[tuple[str, str]] = [
-        *one.snapshot("LocalOne"),
-        *two.snapshot("LocalTwo"),
-        ("Context", one.context),
-        ("Exten", one.exten),
-        ("LocalOptimization", "No" if p.dial_string.endswith("/n") else "Yes"),
-    ]
-    return event("LocalBridge", "call,all", parts)
-
-
-def _dial_end(dest: AMIChannel, status: str) -> AMIMessage:
-    return event("DialEnd", "call,all", dest.snapshot("Dest"), [("DialStatus", status)])
