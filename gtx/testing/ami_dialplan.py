@@ -5,29 +5,31 @@ other application runs until the called party hangs up) or its ``Context,Exten,P
 looked up in the server's dialplan: a mapping ``"context,exten"`` → :data:`DialplanRoutine`, an
 ``async`` function driving a :class:`DialplanRun` (the emulated dialplan applications).
 
-:func:`gtx_dialer_answered` is ``gtx-dialer,answered,1`` as ``dialplan/extensions_gtx.conf``
-decides it (keep the two in step):
+:func:`gtx_dialer_answered` plays ``gtx-dialer,answered,1`` of ``dialplan/extensions_gtx.conf``
+(keep the two in step; Newexten priorities are approximate, the UserEvents exact):
 
 1. ``GTX_AMD=1``: ``AMD()`` (its verdict is the destination's ``amd_status``/``amd_cause``),
    ``VarSet`` AMDSTATUS and AMDCAUSE, ``UserEvent(GtxAmd,CallId: …,Status: …,Cause: …)``; a
-   MACHINE hangs up (``Hangup()``, cause 16).
-2. ``GTX_DIALER_QUEUE=Q``: an available member of queue Q answers within
-   ``GTX_ABANDON_SECONDS`` (default 2) → ``UserEvent(GtxConnected,CallId,Queue)``, the call
-   talks until the called party hangs up, the member counts it; otherwise →
-   ``UserEvent(GtxAbandoned,CallId)``, the safe-harbor message plays
-   (:data:`SAFE_HARBOR_SECONDS`) and the call hangs up.
-3. ``GTX_DIALER_GOTO=ctx,exten,prio`` → ``UserEvent(GtxConnected,CallId,Goto)`` and the call
-   goes on there (talks until the called party hangs up).
-4. ``GTX_DIALER_APP=APP`` (default ``dialer``) → ``UserEvent(GtxConnected,CallId,App)`` then
-   ``AGI(agi://NODE/APP)``: a FastAGI call from :mod:`gtx.testing` to the server's FastAGI
-   target, with the channel's variables (``GTX_CALL_ID``, ``GTX_STATUS=READY``, ``GTX_VARS``…);
-   then ``Hangup()``.
+   MACHINE hangs up (cause 16).
+2. ``GTX_DIALER_QUEUE=Q``: ``UserEvent(GtxConnected,CallId,To: queue,Queue: Q)``, then
+   ``Queue(Q,,,,GTX_ABANDON_SECONDS)``: an available member answers after the queue's
+   ``QueueBehaviour.wait_seconds`` and the call talks until the called party hangs up (the
+   member counts the call); with no available member within the bound →
+   ``UserEvent(GtxAbandoned,CallId,Queue,Reason: TIMEOUT)``, the safe-harbor message
+   (``GTX_SAFE_HARBOR``, default vm-goodbye) plays :data:`SAFE_HARBOR_SECONDS`, hang-up.
+   No GTX_ABANDON_SECONDS: Queue() waits for good.
+3. ``GTX_DIALER_GOTO=ctx,exten,prio`` → ``UserEvent(GtxConnected,CallId,To: goto)``, Goto; the
+   call talks until the called party hangs up.
+4. Otherwise ``UserEvent(GtxConnected,CallId,To: app)`` and ``Gosub(gtx-ivr,s,1(APP))`` with
+   ``GTX_DIALER_APP`` (default ``dialer``): ``AGI(agi://NODE/APP)``, a FastAGI call from
+   :mod:`gtx.testing` to the server's FastAGI target with the channel's variables
+   (``GTX_CALL_ID``, ``GTX_STATUS=READY``, ``GTX_VARS``…); then ``Hangup()``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Coroutine, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from twisted.internet.defer import Deferred
 from twisted.logger import Logger
@@ -38,7 +40,7 @@ from gtx.testing.ami_events import AMIChannel, newexten_event, user_event, var_s
 
 if TYPE_CHECKING:
     from gtx.testing.agi_emulator import CallRecord
-    from gtx.testing.ami_queues import EmulatedQueue
+    from gtx.testing.ami_queues import EmulatedQueue, QueueMember
 
 _log = Logger()
 
@@ -46,8 +48,6 @@ _log = Logger()
 AMD_SECONDS = 2.5
 #: How long the safe-harbor message of an abandoned call plays.
 SAFE_HARBOR_SECONDS = 4.0
-#: Default GTX_ABANDON_SECONDS.
-ABANDON_SECONDS = 2.0
 
 
 class DialplanRun:
@@ -120,7 +120,7 @@ class DialplanRun:
             if timer.active():
                 timer.cancel()
 
-    async def until_hangup(self) -> None:
+    async def until_hangup(self) -> NoReturn:
         """Wait until the call ends (the called party hangs up, or the AMI hangs it up)."""
         self._check()
         waiting: Deferred[None] = Deferred()
@@ -162,24 +162,28 @@ DialplanRoutine = Callable[[DialplanRun], Coroutine[Any, Any, None]]
 
 async def gtx_dialer_answered(run: DialplanRun) -> None:
     """``gtx-dialer,answered,1`` (see the module docstring)."""
-    call_id = run.variable("GTX_CALL_ID") or run.channel.uniqueid
-    run.app("NoOp", f"gtx dialer: {run.channel.name} answered")
+    call_id = run.variable("GTX_CALL_ID")
+    run.app("NoOp", f"gtx dialer: call {call_id} answered on {run.channel.name}")
     if run.variable("GTX_AMD") == "1":
         status, cause = await run.amd()
         run.user_event("GtxAmd", ("CallId", call_id), ("Status", status), ("Cause", cause))
         if status == "MACHINE":
+            run.app("NoOp", f"gtx dialer: call {call_id} reached a machine ({cause})")
             run.hangup()
     queue_name = run.variable("GTX_DIALER_QUEUE")
     target = run.variable("GTX_DIALER_GOTO")
     if queue_name:
+        run.user_event("GtxConnected", ("CallId", call_id), ("To", "queue"),
+                       ("Queue", queue_name))
         await _to_queue(run, call_id, queue_name)
     elif target:
-        run.user_event("GtxConnected", ("CallId", call_id), ("Goto", target))
+        run.user_event("GtxConnected", ("CallId", call_id), ("To", "goto"))
         run.app("Goto", target)
         await run.until_hangup()
     else:
         app = run.variable("GTX_DIALER_APP") or "dialer"
-        run.user_event("GtxConnected", ("CallId", call_id), ("App", app))
+        run.user_event("GtxConnected", ("CallId", call_id), ("To", "app"))
+        run.app("Gosub", f"gtx-ivr,s,1({app})")
         script, *args = app.split(",")
         await run.agi(script, args)
     run.hangup()
@@ -188,24 +192,27 @@ async def gtx_dialer_answered(run: DialplanRun) -> None:
 async def _to_queue(run: DialplanRun, call_id: str, queue_name: str) -> None:
     raw = run.variable("GTX_ABANDON_SECONDS")
     try:
-        abandon = float(raw) if raw else ABANDON_SECONDS
+        abandon: float | None = float(raw) if raw else None
     except ValueError:
-        abandon = ABANDON_SECONDS
+        abandon = None
+    run.app("Queue", f"{queue_name},,,,{raw}" if raw else queue_name)
     queue = run.queues.get(queue_name)
-    run.app("Queue", f"{queue_name},,,,{abandon:g}")
-    member = queue.available_member() if queue is not None else None
+    if queue is None:
+        return  # QUEUESTATUS=UNKNOWN: the dialplan hangs up
+    member = queue.available_member()
     answer_in = _member_answer_seconds(run)
-    if queue is None or member is None or answer_in > abandon:
+    if member is None or (abandon is not None and answer_in > abandon):
+        if abandon is None:
+            await run.until_hangup()  # Queue() without a timeout waits for good
         await run.wait(abandon)
-        if queue is not None:
-            queue.abandoned += 1
-        run.user_event("GtxAbandoned", ("CallId", call_id))
-        run.app("Playback", "gtx-safe-harbor")
+        queue.abandoned += 1
+        run.user_event("GtxAbandoned", ("CallId", call_id), ("Queue", queue_name),
+                       ("Reason", "TIMEOUT"))
+        run.app("Playback", run.variable("GTX_SAFE_HARBOR") or "vm-goodbye")
         await run.wait(SAFE_HARBOR_SECONDS)
         return
     member.in_call = True
     await _wait_keeping(run, answer_in, member)
-    run.user_event("GtxConnected", ("CallId", call_id), ("Queue", queue_name))
     started = run.call.host.asterisk.clock.seconds()
     try:
         await run.until_hangup()
@@ -215,7 +222,7 @@ async def _to_queue(run: DialplanRun, call_id: str, queue_name: str) -> None:
         queue.call_completed(member, asterisk.clock.seconds() - started, int(asterisk.epoch()))
 
 
-async def _wait_keeping(run: DialplanRun, seconds: float, member: Any) -> None:
+async def _wait_keeping(run: DialplanRun, seconds: float, member: QueueMember) -> None:
     try:
         await run.wait(seconds)
     except ChannelHungUp:

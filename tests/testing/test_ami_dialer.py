@@ -81,8 +81,8 @@ def user_events(messages: list[AMIMessage]) -> list[tuple[str | None, dict[str, 
     skip = {"Event", "Privilege", "UserEvent"}
     found = []
     for e in events(messages, "UserEvent"):
-        fields = {k: v for k, v in e if k in ("CallId", "Status", "Cause", "App", "Queue",
-                                              "Goto")}
+        fields = {k: v for k, v in e if k in ("CallId", "Status", "Cause", "To", "Queue",
+                                              "Reason")}
         found.append((e.get("UserEvent"), fields))
         assert not skip & set(fields)
     return found
@@ -109,7 +109,7 @@ def test_amd_machine_hangs_up() -> None:
     varsets = [(e.get("Variable"), e.get("Value")) for e in events(messages, "VarSet")]
     assert ("AMDSTATUS", "MACHINE") in varsets
     assert [(h.get("Cause"), h.get("Priority")) for h in events(messages, "Hangup")] == [
-        ("16", "4")]  # NoOp, AMD, UserEvent, Hangup
+        ("16", "5")]  # NoOp, AMD, UserEvent, NoOp, Hangup
     assert factory.servers == []
     assert server.live_channels() == []
     assert not clock.getDelayedCalls()
@@ -126,7 +126,7 @@ def test_human_enters_the_ivr_app_over_fastagi() -> None:
     run(clock, 10)
     assert user_events(client.read()) == [
         ("GtxAmd", {"CallId": "call-1", "Status": "HUMAN", "Cause": "HUMAN-500-500"}),
-        ("GtxConnected", {"CallId": "call-1", "App": "survey,x"}),
+        ("GtxConnected", {"CallId": "call-1", "To": "app"}),
     ]
     (agi,) = factory.servers
     assert agi.environment["agi_network_script"] == "survey"
@@ -169,7 +169,8 @@ def test_queue_agent_answers_within_the_abandon_time() -> None:
     server.set_queue_member("sales", "agent1")
     dialer_call(client, "GTX_DIALER_QUEUE=sales", "GTX_ABANDON_SECONDS=2")
     run(clock, 2)
-    assert user_events(client.read()) == [("GtxConnected", {"CallId": "call-1", "Queue": "sales"})]
+    assert user_events(client.read()) == [
+        ("GtxConnected", {"CallId": "call-1", "To": "queue", "Queue": "sales"})]
     summary = client.action(("Action", "QueueSummary"), ("Queue", "sales"))
     assert events(summary, "QueueSummary")[0].get("Available") == "0"
     run(clock, 10)
@@ -184,9 +185,11 @@ def test_no_free_agent_is_abandoned_with_the_safe_harbor_message() -> None:
     server.set_queue_member("sales", "agent1", paused=True)
     dialer_call(client, "GTX_DIALER_QUEUE=sales", "GTX_ABANDON_SECONDS=2")
     run(clock, 1.5)
-    assert user_events(client.read()) == []
+    connected = ("GtxConnected", {"CallId": "call-1", "To": "queue", "Queue": "sales"})
+    assert user_events(client.read()) == [connected]
     run(clock, 1)
-    assert user_events(client.read()) == [("GtxAbandoned", {"CallId": "call-1"})]
+    assert user_events(client.read()) == [connected, ("GtxAbandoned", {
+        "CallId": "call-1", "Queue": "sales", "Reason": "TIMEOUT"})]
     assert not events(client.read(), "Hangup")  # the message is still playing
     run(clock, 5)
     assert events(client.read(), "Hangup")
@@ -198,8 +201,7 @@ def test_goto_connects_there() -> None:
     clock, _, client = setup(DialDestination.answer(after=0, talk=3))
     dialer_call(client, "GTX_DIALER_GOTO=sales\\,s\\,1")
     run(clock, 1)
-    assert user_events(client.read()) == [("GtxConnected", {"CallId": "call-1",
-                                                            "Goto": "sales,s,1"})]
+    assert user_events(client.read()) == [("GtxConnected", {"CallId": "call-1", "To": "goto"})]
     run(clock, 3)
     assert events(client.read(), "Hangup")
     assert not clock.getDelayedCalls()
