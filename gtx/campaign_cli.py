@@ -272,6 +272,8 @@ def run_command(args: argparse.Namespace, console: Console) -> int:
     except (OSError, xmlrpc.client.ProtocolError, http.client.HTTPException) as error:
         console.err.write(f"gtx campaign {name}: cannot reach {url}: {error}\n")
         return 2
+    finally:
+        api("close")()  # the kept-alive connection
 
 
 def main(argv: Sequence[str] | None = None, console: Console | None = None) -> int:

@@ -54,7 +54,7 @@ class ImportSummary:
             shown = len(self.rejected)
             text.append(f"rejected rows (first {shown} of {self.rejected_count:,}):"
                         if shown < self.rejected_count else "rejected rows:")
-            text += [f"  line {line}: {reason}" for line, reason in self.rejected]
+            text += [f"  line {line}: {reason}" for line, reason in sorted(self.rejected)]
         return text
 
 

@@ -33,6 +33,7 @@ _TIMEZONE_RE: Final = re.compile(r"[A-Za-z0-9_+\-]+(/[A-Za-z0-9_+\-]+)*")
 _SEPARATORS: Final = str.maketrans("", "", " -.()/")
 _NUMBER_RE: Final = re.compile(r"\+?[0-9]{3,20}")
 _MAX_STRING: Final = 1024
+_CONTROL_RE: Final = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def describe(value: object) -> str:
@@ -108,7 +109,7 @@ def text(
         raise InvalidArgument(path, f"expected {what}, got an empty string")
     if len(value) > longest:
         raise InvalidArgument(path, f"{len(value)} characters, at most {longest}")
-    if any(ord(c) < 32 or ord(c) == 127 for c in value):
+    if _CONTROL_RE.search(value):
         raise InvalidArgument(path, "control characters (newline, tab …) are not allowed")
     if pattern is not None and not pattern.fullmatch(value):
         raise wrong(path, what, value)
@@ -176,17 +177,23 @@ def _timezones() -> frozenset[str]:
     return frozenset(zoneinfo.available_timezones())
 
 
+@lru_cache(maxsize=1024)
+def _known_zone(name: str) -> bool:
+    if not _TIMEZONE_RE.fullmatch(name) or ".." in name:
+        return False
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
+        return False
+    return True
+
+
 def timezone(value: object, path: str) -> str:
     """An IANA time zone name (``Europe/Paris``), checked against the system's database."""
     what = "an IANA time zone such as 'Europe/Paris' or 'UTC'"
     name = text(value, path, what=what, longest=64)
-    if _TIMEZONE_RE.fullmatch(name) and ".." not in name:
-        try:
-            zoneinfo.ZoneInfo(name)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
-            pass
-        else:
-            return name
+    if _known_zone(name):
+        return name
     close = difflib.get_close_matches(name, sorted(_timezones()), n=1, cutoff=0.6)
     hint = f" (did you mean {close[0]!r}?)" if close else ""
     raise InvalidArgument(path, f"unknown time zone {name!r}{hint}: expected {what}")
