@@ -4,17 +4,21 @@ A :class:`CallRecord` owns one call of this node. It turns the call's request in
 ``OriginateRequest`` (:func:`originate_request`), records every ``OriginateUpdate`` in the
 store in the order they came (``update_call``), closes the call exactly once (``finish_call``,
 with the contact's next step for a campaign call) and publishes an event per state change.
-The store is written in order per call: each write waits for the one before it.
+The store is written in order per call: each write waits for the one before it, and a write
+that finds the database unavailable is tried again (back-off up to :data:`STORE_RETRY_MAX`)
+so a database restart loses nothing.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 from twisted.internet.defer import Deferred, succeed
 from twisted.internet.interfaces import IReactorTime
+from twisted.internet.task import deferLater
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
@@ -28,10 +32,14 @@ from gtx.origination import (
     OriginatorUnavailable,
     Progress,
 )
-from gtx.store.api import ConflictError, ContactOutcome, Store
+from gtx.store.api import ConflictError, ContactOutcome, Store, StoreUnavailable
+
+T = TypeVar("T")
 
 #: The IVR engine starts a session whose GTX_STATUS is READY with GTX_VARS as its vars.
 READY = "READY"
+#: The longest wait between two tries of a store write while the database is unavailable.
+STORE_RETRY_MAX = 30.0
 #: Seconds an answered power/predictive call waits for an agent before it is abandoned.
 ABANDON_SECONDS = 2
 
@@ -85,7 +93,7 @@ def parse_outcome(value: str | None) -> Outcome:
 
 
 #: Computes the contact's next step when a campaign call ends (None for a single call).
-ContactStep = Callable[[Call, Outcome, float], Awaitable[ContactOutcome | None]]
+ContactStep = Callable[[Call, Outcome, float], Coroutine[Any, Any, ContactOutcome | None]]
 
 
 class CallRecord:
@@ -146,6 +154,22 @@ class CallRecord:
 
         self._tail.addCallback(next_step).addErrback(failed)
 
+    async def _retrying(self, write: Callable[[], Deferred[T]]) -> T:
+        delay = 0.5
+        while True:
+            try:
+                return await write()
+            except StoreUnavailable:
+                self.log.warn("[{call_id}] database unavailable: trying again in {delay:g} s",
+                              call_id=self.call_id, delay=delay)
+                await deferLater(self.clock, delay)
+                delay = min(delay * 2, STORE_RETRY_MAX)
+
+    async def _publish(self, state: CallState, at: float, outcome: Outcome | None = None,
+                       cause: str | None = None) -> None:
+        await self._retrying(lambda: Deferred.fromCoroutine(
+            self.events.publish(self.call, state, at, outcome, cause)))
+
     def settled(self) -> Deferred[None]:
         """Fires once every change so far is written."""
         d: Deferred[None] = Deferred()
@@ -158,7 +182,7 @@ class CallRecord:
 
     def queued(self) -> None:
         """Publish the queued event of a call just created."""
-        self._then(lambda: self.events.publish(self.call, CallState.QUEUED, self.call.created))
+        self._then(lambda: self._publish(CallState.QUEUED, self.call.created))
 
     # -- origination ----------------------------------------------------------------------
 
@@ -226,11 +250,11 @@ class CallRecord:
 
         async def write() -> None:
             try:
-                self.call = await self.store.update_call(self.call_id, state, at,
-                                                         asterisk=asterisk, channel=channel)
+                self.call = await self._retrying(lambda: self.store.update_call(
+                    self.call_id, state, at, asterisk=asterisk, channel=channel))
             except ConflictError:
                 return  # completed meanwhile (its lease ran out): its outcome stands
-            await self.events.publish(self.call, state, at)
+            await self._publish(state, at)
 
         self._then(write)
 
@@ -243,15 +267,16 @@ class CallRecord:
         at = self.clock.seconds()
 
         async def write() -> None:
-            contact = await self.contact_step(self.call, outcome, at)
+            contact = await self._retrying(lambda: Deferred.fromCoroutine(
+                self.contact_step(self.call, outcome, at)))
             try:
-                self.call = await self.store.finish_call(self.call_id, outcome, at, cause,
-                                                         contact)
+                self.call = await self._retrying(lambda: self.store.finish_call(
+                    self.call_id, outcome, at, cause, contact))
             except ConflictError:
                 self.log.info("[{call_id}] already completed: {outcome} not recorded",
                               call_id=self.call_id, outcome=outcome)
                 return
-            await self.events.publish(self.call, CallState.COMPLETED, at, outcome, cause)
+            await self._publish(CallState.COMPLETED, at, outcome, cause)
 
         self._then(write)
         self.on_done(self, outcome)

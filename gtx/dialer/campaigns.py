@@ -128,6 +128,7 @@ class CampaignRunner:
         self._loop: LoopingCall | None = None
         self._busy = False
         self._next_completion_check = 0.0
+        self._seeded = False
 
     @property
     def id(self) -> int:
@@ -172,7 +173,9 @@ class CampaignRunner:
         if spec.mode is CampaignMode.POWER:
             return max(1.0, spec.ratio)
         if spec.mode is CampaignMode.PREDICTIVE:
-            return PredictiveRatio(spec.abandon_target).ratio(*self.answers.counts(now))
+            calls, live = self.answers.counts(now)
+            return PredictiveRatio(spec.abandon_target).ratio(calls, live,
+                                                              self.answers.abandon_rate)
         return 1.0
 
     def call_ended(self, at: float, outcome: Outcome) -> None:
@@ -199,6 +202,13 @@ class CampaignRunner:
         spec = self.campaign.spec
         now = self.clock.seconds()
         flights = self.calls.in_flight(self.id)
+        if not self._seeded and spec.mode is CampaignMode.PREDICTIVE:
+            # The campaign's abandon rate so far (before a restart, or on other nodes).
+            counters = await self.store.contact_counters(self.id)
+            self.answers.live_total += counters.get(Outcome.ANSWERED, 0) + counters.get(
+                Outcome.ABANDONED, 0)
+            self.answers.abandoned_total += counters.get(Outcome.ABANDONED, 0)
+        self._seeded = True
         if spec.mode is CampaignMode.PREVIEW:
             if not flights:
                 await self._check_completed(now)

@@ -82,50 +82,62 @@ LIVE = frozenset({Outcome.ANSWERED, Outcome.ABANDONED})
 @dataclass
 class AnswerWindow:
     """The outcomes of the campaign's recent calls (the last ``seconds``), for the measured
-    answer rate (live answers / calls) and abandon rate (abandoned / live answers)."""
+    answer rate (live answers / calls), and the campaign's live answers and abandoned calls in
+    total, for its abandon rate."""
 
     seconds: float = 600.0
+    live_total: int = 0
+    abandoned_total: int = 0
     _ended: deque[tuple[float, Outcome]] = field(default_factory=deque)
 
     def record(self, at: float, outcome: Outcome) -> None:
-        if outcome is not Outcome.CANCELED:  # hung up by us: says nothing about the lines
-            self._ended.append((at, outcome))
+        if outcome is Outcome.CANCELED:  # hung up by us: says nothing about the lines
+            return
+        self._ended.append((at, outcome))
+        if outcome in LIVE:
+            self.live_total += 1
+        if outcome is Outcome.ABANDONED:
+            self.abandoned_total += 1
 
-    def counts(self, now: float) -> tuple[int, int, int]:
-        """(calls, live answers, abandoned) ended in the window."""
+    def counts(self, now: float) -> tuple[int, int]:
+        """(calls, live answers) ended in the window."""
         while self._ended and self._ended[0][0] < now - self.seconds:
             self._ended.popleft()
-        live = sum(1 for _, o in self._ended if o in LIVE)
-        abandoned = sum(1 for _, o in self._ended if o is Outcome.ABANDONED)
-        return len(self._ended), live, abandoned
+        return len(self._ended), sum(1 for _, o in self._ended if o in LIVE)
+
+    @property
+    def abandon_rate(self) -> float:
+        return self.abandoned_total / self.live_total if self.live_total else 0.0
 
 
 @dataclass(frozen=True)
 class PredictiveRatio:
     """The predictive ratio of calls per free agent.
 
-    With ``p`` the measured answer rate (live answers / calls ended in the window) and ``a``
-    the measured abandon rate (abandoned / live answers)::
+    With ``p`` the answer rate measured over the recent window (live answers / calls ended)
+    and ``a`` the campaign's abandon rate (abandoned / live answers, the rate the target is
+    about)::
 
-        base     = min(max_ratio, 1 / p)          # calls that yield one live answer per agent
-        headroom = clamp(1 - a / abandon_target, 0, 1)
-        ratio    = 1 + (base - 1) * headroom ** 2
+        base     = min(max_ratio, 1 / p)     # the calls that yield one live answer per agent
+        headroom = clamp(1 - a / (margin * abandon_target), 0, 1)
+        ratio    = 1 + (base - 1) * headroom
 
     So it dials at the full ``1/p`` while nothing is abandoned, backs off as the abandon rate
-    approaches the target and falls to 1 (progressive, which abandons nothing) once it is
-    reached. Until ``min_calls`` calls have ended in the window the ratio is 1: no guess before
-    there is something measured.
+    nears ``margin`` of the target, and falls to 1 (progressive, which abandons nothing) once
+    it is reached: the rate then only goes down, until there is headroom again. Until
+    ``min_calls`` calls have ended in the window the ratio is 1: no guess before there is
+    something measured.
     """
 
     abandon_target: float
     max_ratio: float = 4.0
     min_calls: int = 20
+    margin: float = 0.8
 
-    def ratio(self, calls: int, live: int, abandoned: int) -> float:
+    def ratio(self, calls: int, live: int, abandon_rate: float) -> float:
         if calls < self.min_calls or live == 0:
             return 1.0
         base = min(self.max_ratio, calls / live)
-        rate = abandoned / live
-        target = max(self.abandon_target, 1e-6)
-        headroom = min(1.0, max(0.0, 1.0 - rate / target))
-        return 1.0 + (base - 1.0) * headroom * headroom
+        target = max(self.abandon_target * self.margin, 1e-6)
+        headroom = min(1.0, max(0.0, 1.0 - abandon_rate / target))
+        return 1.0 + (base - 1.0) * headroom

@@ -33,10 +33,12 @@ SETTINGS = DialerSettings(channel="PJSIP/{number}@trunk", lease_seconds=60.0, ti
 HOOK = Callback("http://crm.example/rpc", "dialer.event")
 
 
-def run(coro: Coroutine[Any, Any, T]) -> T:
-    """Run a coroutine that only waits on fired Deferreds (the fakes); return its result."""
+def run(work: Coroutine[Any, Any, T] | Deferred[T]) -> T:
+    """Run a coroutine that only waits on fired Deferreds (the fakes), or take the result of a
+    fired Deferred; return its result."""
     results: list[object] = []
-    Deferred.fromCoroutine(coro).addBoth(results.append)
+    d = work if isinstance(work, Deferred) else Deferred.fromCoroutine(work)
+    d.addBoth(results.append)
     assert results, "the coroutine waited on something that has not happened"
     if isinstance(results[0], Failure):
         results[0].raiseException()
@@ -48,13 +50,14 @@ class Node:
 
     def __init__(self, clock: Clock, store: FakeStore, originator: FakeOriginator,
                  receiver: FakeReceiver, agents: FixedAgents, name: str = "gtx1",
-                 settings: DialerSettings = SETTINGS) -> None:
+                 settings: DialerSettings = SETTINGS,
+                 ids: itertools.count[int] | None = None) -> None:
         self.clock, self.store, self.originator = clock, store, originator
         self.receiver, self.agents = receiver, agents
-        ids = itertools.count(1)
+        ids = ids if ids is not None else itertools.count(1)
         self.dialer = Dialer(clock=clock, store=store, originators={originator.name: originator},
                              node=name, settings=settings, callback_client=receiver,
-                             agents=agents, new_call_id=lambda: f"{name}-c{next(ids)}")
+                             agents=agents, new_call_id=lambda: f"c{next(ids)}")
         self.dialer.startService()
         run(self._ready())
 
@@ -72,12 +75,13 @@ class World:
         self.originator = FakeOriginator(self.clock)
         self.receiver = FakeReceiver()
         self.agents = FixedAgents({"sales": 0})
+        self.ids = itertools.count(1)  # call ids unique across the nodes and their restarts
 
     def node(self, name: str = "gtx1", settings: DialerSettings = SETTINGS) -> Node:
         return Node(self.clock, self.store, self.originator, self.receiver, self.agents, name,
-                    settings)
+                    settings, self.ids)
 
-    def advance(self, seconds: float, step: float = 0.05) -> None:
+    def advance(self, seconds: float, step: float = 0.25) -> None:
         """Move time on in small steps, as a real reactor would."""
         end = self.clock.seconds() + seconds
         while self.clock.seconds() + step <= end + 1e-9:

@@ -68,30 +68,28 @@ def test_call_rate_below_one_per_second_spaces_calls() -> None:
 
 
 def test_predictive_ratio_is_one_before_enough_calls() -> None:
-    assert PredictiveRatio(0.03).ratio(calls=10, live=2, abandoned=0) == 1.0
+    assert PredictiveRatio(0.03).ratio(calls=10, live=2, abandon_rate=0) == 1.0
 
 
 def test_predictive_ratio_is_one_over_answer_rate_without_abandons() -> None:
-    assert PredictiveRatio(0.03).ratio(calls=100, live=40, abandoned=0) == pytest.approx(2.5)
-    assert PredictiveRatio(0.03, max_ratio=4).ratio(calls=100, live=10, abandoned=0) == 4.0
+    assert PredictiveRatio(0.03).ratio(calls=100, live=40, abandon_rate=0) == pytest.approx(2.5)
+    assert PredictiveRatio(0.03, max_ratio=4).ratio(calls=100, live=10, abandon_rate=0) == 4.0
 
 
 def test_predictive_ratio_backs_off_as_abandons_near_the_target() -> None:
-    r = PredictiveRatio(0.04)
-    free = r.ratio(calls=100, live=50, abandoned=0)
-    half = r.ratio(calls=100, live=50, abandoned=1)  # 2 %: half the target
-    at_target = r.ratio(calls=100, live=50, abandoned=2)
-    assert free == pytest.approx(2.0)
-    assert half == pytest.approx(1.25)
-    assert at_target == 1.0
-    assert r.ratio(calls=100, live=50, abandoned=10) == 1.0
+    r = PredictiveRatio(0.05, margin=0.8)  # aims at 4 %
+    assert r.ratio(calls=100, live=50, abandon_rate=0.0) == pytest.approx(2.0)
+    assert r.ratio(calls=100, live=50, abandon_rate=0.02) == pytest.approx(1.5)
+    assert r.ratio(calls=100, live=50, abandon_rate=0.04) == pytest.approx(1.0)
+    assert r.ratio(calls=100, live=50, abandon_rate=0.2) == 1.0
 
 
-def test_answer_window_forgets_old_calls_and_ignores_canceled() -> None:
+def test_answer_window_forgets_old_calls_but_keeps_the_campaign_totals() -> None:
     w = AnswerWindow(seconds=60)
     w.record(0, Outcome.ANSWERED)
     w.record(10, Outcome.NO_ANSWER)
     w.record(20, Outcome.ABANDONED)
     w.record(30, Outcome.CANCELED)
-    assert w.counts(30) == (3, 2, 1)
-    assert w.counts(65) == (2, 1, 1)
+    assert w.counts(30) == (3, 2)
+    assert w.counts(65) == (2, 1)
+    assert (w.live_total, w.abandoned_total, w.abandon_rate) == (2, 1, 0.5)
