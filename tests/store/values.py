@@ -40,7 +40,7 @@ def spec(name: str = "spring sale", **changes: object) -> CampaignSpec:
         timezone="Europe/Brussels",
         callback=Callback(url="http://crm.example/RPC2", method="dialer.event"),
     )
-    return replace(base, **changes)  # type: ignore[arg-type]
+    return replace(base, **changes)
 
 
 def contacts(*numbers: str, priority: int = 0) -> list[ContactInput]:
