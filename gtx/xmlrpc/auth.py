@@ -17,9 +17,10 @@ The Dialer API places calls that cost money: it is never open. All of it happens
    recorded: who, what, when, from where, the arguments shortened and without secrets, and how
    it ended. A failing audit store is logged; it never blocks nor fails the call.
 
-With **no user configured** anonymous calls are accepted, and the node must listen on loopback
-only: :func:`check_listen_address` says when it does not, :func:`access_notice` is the start-up
-log line. Faults are answered with HTTP 200 like every XML-RPC fault, without a
+With **no user configured** anonymous calls are accepted from this machine only: the node must
+listen on loopback only (:func:`check_listen_address` says when it does not,
+:func:`access_notice` is the start-up log line), and a call from another address is refused
+anyway. Faults are answered with HTTP 200 like every XML-RPC fault, without a
 ``WWW-Authenticate`` challenge: XML-RPC clients show faults, not challenges, so credentials are
 sent with every request (``http://user:password@host:8090/RPC2`` in most clients).
 """
@@ -109,6 +110,9 @@ class Authenticator:
         """The user calling (None: anonymous, when no user is configured), or raise
         :class:`Unauthorized` / :class:`Forbidden` (address not allowed)."""
         if self.open:
+            if not _local(peer):  # in case the node was started on an open address anyway
+                raise Unauthorized("no API user is configured: only calls from this machine "
+                                   "are accepted")
             return None
         if not authorization:
             raise Unauthorized("credentials required: HTTP Basic (user and password) or "
@@ -246,6 +250,19 @@ class AuthenticatedXMLRPCResource(XMLRPCResource):
             return
         stored.addErrback(lambda failure: self._logger.failure(
             "audit entry for {method} not stored", failure=failure, method=context.method))
+
+
+def _local(peer: str) -> bool:
+    """A loopback address, or "" (a UNIX socket)."""
+    if not peer:
+        return True
+    try:
+        address = ipaddress.ip_address(peer)
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return address.is_loopback
 
 
 def _peer(request: Request) -> str:

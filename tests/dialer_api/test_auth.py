@@ -275,6 +275,16 @@ def test_no_user_configured_means_anonymous_calls(clock, audited, events, record
     assert [(e.user, e.method) for e in audited] == [("anonymous", "recorder.start")] * 2
 
 
+@pytest.mark.parametrize("peer", ["10.1.2.3", "::ffff:192.168.0.2", "2001:db8::1"])
+def test_anonymous_calls_come_from_this_machine_only(clock, audited, events, recorder,
+                                                      peer: str) -> None:
+    rpc = build({}, clock, audited, events, recorder)
+    assert fault(rpc, "recorder.list", peer=peer) == (
+        401, "no API user is configured: only calls from this machine are accepted")
+    assert call(rpc, "recorder.list", peer="::1") == []
+    assert call(rpc, "recorder.list", peer="::ffff:127.0.0.1") == []
+
+
 def test_dispatch_outside_an_http_request_fails_closed(rpc) -> None:
     failure = []
     rpc.dispatch(CallContext("127.0.0.1", "dialer.campaign.list"), "dialer.campaign.list",

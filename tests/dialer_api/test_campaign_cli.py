@@ -4,6 +4,7 @@ runs in a thread."""
 
 from __future__ import annotations
 
+import argparse
 import io
 import json
 from collections.abc import AsyncIterator, Iterator
@@ -17,7 +18,14 @@ from twisted.internet.interfaces import IListeningPort
 from twisted.web.resource import Resource
 from twisted.web.server import Site
 
-from gtx.campaign_cli import Console, authorization, connect, main, render_status
+from gtx.campaign_cli import (
+    Console,
+    add_campaign_commands,
+    authorization,
+    connect,
+    main,
+    render_status,
+)
 from gtx.campaign_import import ImportSummary, ProgressBar, bar, import_contacts
 from gtx.config import ApiUser, DialerSettings
 from gtx.dialer.api import register_dialer_api
@@ -290,6 +298,17 @@ def test_progress_bar_draws_rate_and_throttles() -> None:
                                  "\r[##########] 100%  4,000 rows  1,000 rows/s  done\n")
     assert bar(None, 4) == "[....]"
     assert bar(1.7, 4) == "[####]"
+
+
+def test_the_hook_for_the_gtx_command() -> None:
+    parser = argparse.ArgumentParser(prog="gtx")
+    add_campaign_commands(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(["campaign", "--url", "http://h:1/RPC2", "status", "3", "--watch"])
+    assert (args.command, args.campaign_command, args.campaign, args.watch) == (
+        "campaign", "status", 3, True)
+    assert callable(args.func)
+    with pytest.raises(SystemExit):
+        parser.parse_args(["campaign", "import", "x", "file.csv"])  # the id is an int
 
 
 def test_render_status_without_counters() -> None:
