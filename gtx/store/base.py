@@ -199,8 +199,11 @@ class SqlStore:
     def expire_leases(self, now: float) -> Deferred[list[Call]]:
         return self._write(campaigns.expire_leases, now)
 
-    def release_contact(self, contact_id: int, node: str) -> Deferred[None]:
-        return self._write(campaigns.release_contact, contact_id, node)
+    def release_contact(
+        self, contact_id: int, node: str, next_attempt_at: float | None = None
+    ) -> Deferred[None]:
+        """Also takes the time the contact is due again (outside its calling window)."""
+        return self._write(campaigns.release_contact, contact_id, node, next_attempt_at)
 
     def get_contact(self, contact_id: int) -> Deferred[Contact]:
         return self._read(campaigns.get_contact, contact_id)

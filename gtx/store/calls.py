@@ -159,13 +159,14 @@ def campaign_calls(
 
 
 def answer_stats(sql: Sql, campaign_id: int, since: float) -> Mapping[str, int]:
-    """``placed``: calls created since ``since``; ``answered``: live answers since then
-    (answered by a person: abandoned ones included, machines not); ``abandoned``; and
-    ``machine`` (answering machines detected)."""
+    """Since ``since``: ``placed``, calls created; ``answered``, calls answered by a person
+    and handed on (those still up included: outcome answered or none yet); ``abandoned``,
+    answered but no agent was free; ``machine``, answering machines. Live answers are
+    ``answered + abandoned``."""
     row = sql.one(
         "SELECT"
         " SUM(CASE WHEN created >= ? THEN 1 ELSE 0 END),"
-        " SUM(CASE WHEN answered_at >= ? AND (outcome IS NULL OR outcome <> 'machine')"
+        " SUM(CASE WHEN answered_at >= ? AND (outcome IS NULL OR outcome = 'answered')"
         " THEN 1 ELSE 0 END),"
         " SUM(CASE WHEN outcome = 'abandoned' AND COALESCE(answered_at, ended_at) >= ?"
         " THEN 1 ELSE 0 END),"

@@ -228,11 +228,16 @@ def expire_leases(sql: Sql, now: float) -> list[Call]:
     return closed
 
 
-def release_contact(sql: Sql, contact_id: int, node: str) -> None:
+def release_contact(
+    sql: Sql, contact_id: int, node: str, next_attempt_at: float | None
+) -> None:
+    """Pending again, no attempt counted; due at ``next_attempt_at`` when given (a contact
+    outside its calling window), else when it was due."""
     changed = sql.run(
-        "UPDATE contacts SET state = 'pending', lease_owner = NULL, lease_until = NULL"
+        "UPDATE contacts SET state = 'pending', lease_owner = NULL, lease_until = NULL,"
+        " next_attempt_at = COALESCE(?, next_attempt_at)"
         " WHERE id = ? AND state = 'dialing' AND lease_owner = ?",
-        contact_id, node,
+        next_attempt_at, contact_id, node,
     )
     if not changed:
         contact = get_contact(sql, contact_id)

@@ -162,6 +162,8 @@ async def test_renew_release_and_expire_leases(store: Store) -> None:
         ContactState.PENDING, 0, None)
     with pytest.raises(ConflictError):
         await store.release_contact(theirs.id, NODE)  # not ours
+    with pytest.raises(ConflictError):
+        await store.release_contact(mine[1].id, NODE)  # no longer claimed
     with pytest.raises(NotFoundError):
         await store.release_contact(404, NODE)
 
@@ -200,3 +202,17 @@ async def test_counters_dnc_marking_and_cancel(store: Store) -> None:
     assert counters["answered"] == 1
     assert counters["busy"] == 0
     assert set(counters) >= {o.value for o in Outcome}
+
+
+@pytest_twisted.ensureDeferred
+async def test_release_until_a_later_time(store: Store) -> None:
+    """A contact outside its calling window goes back, due when its window opens."""
+    campaign = await store.create_campaign(spec(), T0)
+    await store.add_contacts(campaign.id, contacts("+3215550001"), T0)
+    [contact] = await store.claim_contacts(campaign.id, NODE, 1, T0, 60)
+    await store.release_contact(contact.id, NODE, next_attempt_at=T0 + 3600)
+    released = await store.get_contact(contact.id)
+    assert (released.state, released.next_attempt_at, released.attempts) == (
+        ContactState.PENDING, T0 + 3600, 0)
+    assert await store.claim_contacts(campaign.id, NODE, 1, T0 + 3599, 60) == []
+    assert len(await store.claim_contacts(campaign.id, NODE, 1, T0 + 3600, 60)) == 1
