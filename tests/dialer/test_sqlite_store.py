@@ -1,0 +1,137 @@
+"""A subset of the dialer's tests on the real SQLite store (its answers come from a thread).
+
+Time is still a Clock; the store answers through the reactor, so each test advances the clock
+in small steps and polls for the condition it waits for.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+
+import pytest_twisted
+from twisted.internet.task import Clock, deferLater
+
+from gtx.dialer.agents import FixedAgents
+from gtx.dialer.engine import Dialer
+from gtx.dialer.model import (
+    CallState,
+    CampaignMode,
+    CampaignSpec,
+    CampaignState,
+    ContactInput,
+    OnAnswer,
+    Outcome,
+)
+from gtx.store import open_store
+from gtx.store.api import Store
+from tests.dialer import fakes
+from tests.dialer.harness import HOOK, MONDAY_10H, SETTINGS, request
+
+
+@pytest_twisted.async_yield_fixture
+async def store(tmp_path: Path) -> AsyncIterator[Store]:
+    from twisted.internet import reactor
+
+    opened = open_store(f"sqlite://{tmp_path}/gtx.db", reactor=reactor)
+    await opened.upgrade()
+    yield opened
+    await opened.close()
+
+
+class Setup:
+    def __init__(self, store: Store) -> None:
+        self.clock = Clock()
+        self.clock.advance(MONDAY_10H)
+        self.store = store
+        self.originator = fakes.FakeOriginator(self.clock)
+        self.receiver = fakes.FakeReceiver()
+        self.ids = itertools.count(1)
+        self.dialers: list[Dialer] = []
+
+    async def dialer(self, node: str = "gtx1") -> Dialer:
+        dialer = Dialer(clock=self.clock, store=self.store,
+                        originators={"pbx1": self.originator}, node=node, settings=SETTINGS,
+                        callback_client=self.receiver, agents=FixedAgents(),
+                        new_call_id=lambda: f"c{next(self.ids)}")
+        dialer.startService()
+        await dialer.ready
+        self.dialers.append(dialer)
+        return dialer
+
+    async def until(self, condition: Callable[[], Awaitable[bool]], limit: int = 4000) -> None:
+        """Advance the clock a tick at a time, letting the store answer, until ``condition``."""
+        from twisted.internet import reactor
+
+        for _ in range(limit):
+            if await condition():
+                return
+            self.clock.advance(0.25)
+            await deferLater(reactor, 0.001)
+        raise AssertionError("condition not met")
+
+    async def stop(self) -> None:
+        for dialer in self.dialers:
+            await dialer.stopService()
+
+
+@pytest_twisted.ensureDeferred
+async def test_single_call_recorded_with_its_events(store: Store) -> None:
+    setup = Setup(store)
+    dialer = await setup.dialer()
+    setup.originator.scripts["5551001"] = fakes.busy(after=1)
+    answered = await dialer.call(request("5551000", callback=HOOK))
+    busy = await dialer.call(request("5551001", callback=HOOK))
+
+    async def over() -> bool:
+        return len([e for _, _, e in setup.receiver.received if e["state"] == "completed"]) == 2
+
+    await setup.until(over)
+    assert (await dialer.call_status(answered)).outcome is Outcome.ANSWERED
+    call = await dialer.call_status(busy)
+    assert (call.state, call.outcome, call.cause) == (CallState.COMPLETED, Outcome.BUSY, "17")
+    assert [e["seq"] for e in setup.receiver.events(answered)] == [1, 2, 3, 4, 5]
+    await setup.stop()
+
+
+@pytest_twisted.ensureDeferred
+async def test_broadcast_campaign_completes_with_retries(store: Store) -> None:
+    setup = Setup(store)
+    dialer = await setup.dialer()
+    setup.originator.scripts["5550001"] = fakes.busy(after=1)
+    campaign = await dialer.create_campaign(CampaignSpec(
+        name="sqlite", mode=CampaignMode.BROADCAST, channel="PJSIP/{number}@trunk",
+        on_answer=OnAnswer(app="survey"), max_concurrent=2, max_cps=5, max_attempts=2))
+    await dialer.add_contacts(campaign.id, [ContactInput(str(5550000 + i)) for i in range(4)])
+    await dialer.start(campaign.id)
+
+    async def completed() -> bool:
+        return (await store.get_campaign(campaign.id)).state is CampaignState.COMPLETED
+
+    await setup.until(completed, limit=8000)
+    counters = await store.contact_counters(campaign.id)
+    assert (counters["answered"], counters["busy"], counters["done"]) == (3, 2, 4)
+    dialled = [setup.originator.number_of(r) for _, r in setup.originator.originated]
+    assert sorted(dialled) == ["5550000", "5550001", "5550001", "5550002", "5550003"]
+    await setup.stop()
+
+
+@pytest_twisted.ensureDeferred
+async def test_restart_tracks_open_calls(store: Store) -> None:
+    setup = Setup(store)
+    first = await setup.dialer()
+    setup.originator.default = fakes.answers(ring=1, talk=30)
+    call_id = await first.call(request("5551000"))
+    await first.stopService()
+    for key in list(setup.originator.sinks):
+        setup.originator.sinks[key] = lambda update: None
+    second = await setup.dialer()
+
+    async def over() -> bool:
+        return (await second.call_status(call_id)).state is CallState.COMPLETED
+
+    await setup.until(over)
+    assert (await second.call_status(call_id)).outcome is Outcome.ANSWERED
+    await setup.stop()
+
