@@ -26,6 +26,7 @@ lint: $(STAMP)
 test: lint unit
 
 unit: $(STAMP)
+	scripts/ensure-postgres.sh
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 ## demo: gtx with the example menu service and a few emulated calls

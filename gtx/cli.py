@@ -76,6 +76,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    from gtx.store.cli import run_db_upgrade
+
+    return run_db_upgrade(install_asyncio_reactor(), args.config, sys.stdout)
+
+
 def cmd_simulate(args: argparse.Namespace) -> int:
     from gtx.simulate import run_simulation
 
@@ -124,6 +130,16 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("--strict-sounds", action="store_true",
                           help="only Asterisk's core sounds exist (others play as missing files)")
     simulate.set_defaults(func=cmd_simulate)
+
+    db = commands.add_parser("db", help="the store's database")
+    db_commands = db.add_subparsers(dest="db_command", required=True, metavar="COMMAND")
+    upgrade = db_commands.add_parser("upgrade", help="apply the pending schema migrations")
+    upgrade.add_argument("-c", "--config", default="/etc/gtx/gtx.ini", help="the gtx.ini file")
+    upgrade.set_defaults(func=cmd_db_upgrade)
+
+    from gtx.campaign_cli import add_campaign_commands
+
+    add_campaign_commands(commands)
 
     demo = commands.add_parser("demo", help="run the whole product on this machine, emulated")
     demo.add_argument("--calls", type=int, default=4, help="how many emulated calls to run")

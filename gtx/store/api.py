@@ -143,14 +143,19 @@ class Store(Protocol):
         """Make contacts whose lease ran out PENDING again; close their open calls as
         ``failed``/``lease_expired`` (returned, so their callbacks can be told)."""
 
-    def release_contact(self, contact_id: int, node: str) -> Deferred[None]:
-        """Give a claimed contact back untouched (PENDING, no attempt counted)."""
+    def release_contact(
+        self, contact_id: int, node: str, next_attempt_at: float | None = None
+    ) -> Deferred[None]:
+        """Give a claimed contact back (PENDING, no attempt counted), due again at
+        ``next_attempt_at`` (None: at once). ConflictError if ``node`` does not hold it."""
 
     def get_contact(self, contact_id: int) -> Deferred[Contact]: ...
 
     def contact_counters(self, campaign_id: int) -> Deferred[dict[str, int]]:
         """Contacts by state, and finished calls by outcome: keys are ContactState and
-        Outcome values (``pending``, ``dialing``, ``done``, ``dnc``, ``answered``, ``busy``…)."""
+        Outcome values (``pending``, ``dialing``, ``done``, ``dnc``, ``answered``, ``busy``…),
+        all present (0 when none); canceled contacts are ``contacts_canceled`` (``canceled``
+        counts canceled calls)."""
 
     def mark_dnc_contacts(self, numbers: Sequence[str]) -> Deferred[int]:
         """Move PENDING contacts with these numbers (any campaign) to DNC; fire with how many."""
@@ -184,8 +189,9 @@ class Store(Protocol):
         cause: str | None,
         contact: ContactOutcome | None,
     ) -> Deferred[Call]:
-        """Close a call with its one outcome, and update its contact, in one transaction.
-        A call already completed is left as it is (ConflictError): outcomes never change."""
+        """Close a call with its one outcome, and update its contact, in one transaction: the
+        contact's attempts grow by one and its lease is freed. A call already completed is
+        left as it is (ConflictError): outcomes never change."""
 
     def open_calls(self, node: str | None = None) -> Deferred[list[Call]]:
         """Calls not completed (of ``node``, or all): what to resynchronise after a restart."""
@@ -196,7 +202,9 @@ class Store(Protocol):
         """A campaign's calls in creation order, paged (``dialer.campaign.results``)."""
 
     def answer_stats(self, campaign_id: int, since: float) -> Deferred[Mapping[str, int]]:
-        """Counts of calls placed / answered / abandoned since ``since`` (predictive pacing)."""
+        """Calls ``placed``, ``answered`` (by a person and handed on, including calls still
+        up; abandoned ones excluded), ``abandoned`` and ``machine`` since ``since``
+        (predictive pacing: live answers are answered + abandoned)."""
 
     # -- do not call ---------------------------------------------------------------------
 
