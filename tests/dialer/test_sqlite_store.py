@@ -135,3 +135,32 @@ async def test_restart_tracks_open_calls(store: Store) -> None:
     assert (await second.call_status(call_id)).outcome is Outcome.ANSWERED
     await setup.stop()
 
+
+
+@pytest_twisted.ensureDeferred
+async def test_contact_outside_its_window_waits_for_the_opening(store: Store) -> None:
+    setup = Setup(store)
+    dialer = await setup.dialer()  # Monday 10:00 UTC = 05:00 in New York
+    campaign = await dialer.create_campaign(CampaignSpec(
+        name="ny", mode=CampaignMode.BROADCAST, channel="PJSIP/{number}@trunk",
+        on_answer=OnAnswer(app="survey"), timezone="America/New_York"))
+    await dialer.add_contacts(campaign.id, [ContactInput("5550000")])
+    await dialer.start(campaign.id)
+
+    async def released() -> bool:
+        contact = (await store.claim_contacts(campaign.id, "probe", 1, setup.clock.seconds(),
+                                              60))
+        return not contact and (await store.contact_counters(campaign.id))["pending"] == 1
+
+    from twisted.internet import reactor
+
+    await setup.until(released)
+    for _ in range(40):  # not claimed again on later ticks: it waits for 08:00 New York
+        setup.clock.advance(0.25)
+        await deferLater(reactor, 0.001)
+    assert setup.originator.originated == []
+    contact = next(iter(await store.claim_contacts(campaign.id, "probe", 1,
+                                                   MONDAY_10H + 3 * 3600, 60)))
+    assert contact.number == "5550000"
+    await setup.stop()
+
