@@ -33,8 +33,7 @@ import hmac
 import ipaddress
 import re
 from collections.abc import Callable, Mapping
-from contextvars import ContextVar
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any, Final
 
 from twisted.internet.defer import Deferred, fail
@@ -88,7 +87,13 @@ def role_allows(role: str, method: str) -> bool:
 
 #: The outcome of authenticating one HTTP request: a user, anonymous (None), or a refusal.
 _Caller = ApiUser | None | ApiError
-_CALLER: ContextVar[_Caller] = ContextVar("gtx_xmlrpc_caller")
+
+
+@dataclass(frozen=True)
+class _Checked:
+    """What authentication found for one HTTP request."""
+
+    caller: _Caller
 
 
 class Authenticator:
@@ -190,10 +195,9 @@ class AuthenticatedXMLRPCResource(XMLRPCResource):
         self._audit = audit
         self._logger = log if log is not None else Logger()
 
-    def render_POST(self, request: Request) -> int:
-        """Authenticate, then answer as :class:`XMLRPCResource` does. The caller travels to
-        :meth:`dispatch` in a context variable: Twisted runs the answering coroutine in a copy
-        of this context, so every call it dispatches (``system.multicall``'s too) sees it."""
+    def call_context(self, request: Request, method: str) -> CallContext:
+        """Authenticate the HTTP request; the outcome goes to :meth:`dispatch` in the context
+        (once per request: ``system.multicall``'s inner calls share it)."""
         peer = _peer(request)
         caller: _Caller
         try:
@@ -202,16 +206,15 @@ class AuthenticatedXMLRPCResource(XMLRPCResource):
             self._logger.warn("XML-RPC call from {peer} refused: {reason}", peer=peer,
                               reason=refusal.message)
             caller = refusal
-        token = _CALLER.set(caller)
-        try:
-            return super().render_POST(request)
-        finally:
-            _CALLER.reset(token)
+        return replace(super().call_context(request, method), credentials=_Checked(caller))
 
     def dispatch(self, context: CallContext, method: str, params: list[object]) -> Deferred[Any]:
         """Refuse the call unless the caller may make it; audit it when it changes
         something."""
-        caller = _CALLER.get(Unauthorized("credentials required"))  # fail closed
+        checked = context.credentials
+        # Fail closed: a context that did not come through call_context is not authenticated.
+        caller = checked.caller if isinstance(checked, _Checked) else Unauthorized(
+            "credentials required")
         if isinstance(caller, ApiError):
             return fail(caller)
         name = caller.name if caller is not None else None

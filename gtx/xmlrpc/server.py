@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 from twisted.internet.defer import Deferred
@@ -64,6 +64,9 @@ class CallContext:
     peer_host: str
     method: str
     user: str | None = None
+    #: What the resource's authentication found for the HTTP request (see
+    #: :meth:`XMLRPCResource.call_context`); handlers do not read it.
+    credentials: object = None
 
 
 @dataclass(frozen=True)
@@ -200,8 +203,7 @@ class XMLRPCResource(Resource):
                 raise InvalidRequest(str(error)) from None
             except CodecError as error:
                 raise ParseError(str(error)) from None
-            context = CallContext(peer_host=_peer_host(request), method=method)
-            value = await self.dispatch(context, method, params)
+            value = await self.dispatch(self.call_context(request, method), method, params)
             try:
                 return dumps_response(value)
             except CodecError as error:
@@ -224,6 +226,11 @@ class XMLRPCResource(Resource):
         return body
 
     # -------------------------------------------------------------------------- dispatch
+
+    def call_context(self, request: Request, method: str) -> CallContext:
+        """The context of one HTTP request's call; a subclass that authenticates adds what it
+        found (``credentials``) for its :meth:`dispatch` to check."""
+        return CallContext(peer_host=_peer_host(request), method=method)
 
     def dispatch(self, context: CallContext, method: str, params: list[object]) -> Deferred[Any]:
         """Run ``method`` with ``params``; fail with an :class:`ApiError` for a bad call."""
@@ -317,5 +324,5 @@ class _SystemMethods:
             raise InvalidRequest(f"{method}: params must be an array")
         if method == "system.multicall":
             raise InvalidRequest("system.multicall cannot be nested")
-        inner = CallContext(context.peer_host, method, context.user)
+        inner = replace(context, method=method)
         return await self._resource.dispatch(inner, method, params)
