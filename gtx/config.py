@@ -274,11 +274,12 @@ def _dial_template(text: str) -> str:
 
 def _store_url(text: str) -> str:
     parts = urlsplit(text)
-    if parts.scheme == "sqlite" and parts.path:
+    if parts.scheme == "sqlite":  # sqlite:///PATH, or sqlite:// in memory (tests, demos)
         return text
     if parts.scheme in {"postgresql", "postgres"} and parts.hostname and parts.path.strip("/"):
         return text
-    raise ValueError("sqlite:///PATH or postgresql://USER:PASSWORD@HOST[:PORT]/DATABASE")
+    raise ValueError("sqlite:///PATH, sqlite:// (in memory) or "
+                     "postgresql://USER:PASSWORD@HOST[:PORT]/DATABASE")
 
 
 def _check_sections(reader: _Reader) -> None:

@@ -88,7 +88,7 @@ async def run_calls(reactor: Any, args: argparse.Namespace, out: TextIO) -> int:
         "[gtx]\nnode = demo\nshutdown_timeout = 5\n"
         "[fastagi]\nlisten = tcp:0:interface=127.0.0.1\n"
         "[http]\nlisten = tcp:0:interface=127.0.0.1\n"
-        "[store]\nurl = sqlite:///gtx-demo.db\n"
+        "[store]\nurl = sqlite://\n"
         f"[ivr:menu]\nurl = http://127.0.0.1:{menu_port}/RPC2\nmethod = menu.start\n"
         "hangup_method = menu.hangup\n"
         f"[ivr:prepaid]\nurl = http://127.0.0.1:{prepaid_port}/RPC2\nmethod = prepaid.start\n"
@@ -96,6 +96,7 @@ async def run_calls(reactor: Any, args: argparse.Namespace, out: TextIO) -> int:
         "<demo>",
     )
     node = GtxNode(config, reactor)
+    await node.start()
     agi = await serverFromString(reactor, config.fastagi_listen).listen(node.fastagi)
     http = await serverFromString(reactor, config.http_listen).listen(node.site)
     agi_port, http_port = agi.getHost().port, http.getHost().port

@@ -10,11 +10,14 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from typing import Any, ClassVar
+from urllib.parse import urlsplit
 
 from twisted.application import strports
 from twisted.application.service import IService, MultiService, Service
 from twisted.internet.defer import Deferred, ensureDeferred, succeed
+from twisted.internet.endpoints import clientFromString
 from twisted.internet.interfaces import IReactorCore, IReactorTCP, IReactorTime
+from twisted.internet.task import deferLater
 from twisted.logger import Logger
 from twisted.python import usage
 
@@ -22,13 +25,20 @@ from gtx import __version__
 from gtx.asterisk.agi_channel import FastAGIChannel
 from gtx.asterisk.agi_protocol import FastAGILimits
 from gtx.asterisk.agi_server import FastAGIFactory
-from gtx.config import GtxConfig, load_config
+from gtx.asterisk.ami import AMIClient
+from gtx.asterisk.ami_originator import AMIOriginator
+from gtx.config import ConfigError, ConfigProblem, GtxConfig, load_config
+from gtx.dialer.api import configured_from, register_dialer_api
+from gtx.dialer.engine import Dialer
 from gtx.http import build_root, build_site
 from gtx.ivr.engine import IvrEngine
 from gtx.ivr.session import SessionOutcome
 from gtx.metrics import Metrics
+from gtx.origination import Originator
+from gtx.store import open_store
+from gtx.store.api import StoreError
+from gtx.xmlrpc.auth import AuthenticatedXMLRPCResource, access_notice, check_listen_address
 from gtx.xmlrpc.client import XMLRPCClient
-from gtx.xmlrpc.server import XMLRPCResource
 
 log = Logger(namespace="gtx")
 
@@ -75,7 +85,33 @@ class GtxNode:
                 application_timeout=config.fastagi_application_timeout,
             ),
         )
-        self.rpc = XMLRPCResource(max_request_size=config.http_max_request_size)
+        problem = check_listen_address(config.http_listen, config.users)
+        if problem:
+            raise ConfigError(config.path, [ConfigProblem("http", "listen", problem)])
+        self.store = open_store(config.store_url, reactor=reactor)
+        self.store_ready = False
+        self.ami: dict[str, AMIClient] = {}
+        self.originators: dict[str, Originator] = {}
+        for server in config.asterisk.values():
+            if server.ami:
+                client = AMIClient(server.name, clientFromString(reactor, server.ami),
+                                   server.ami_user or "", server.ami_secret or "", clock=reactor)
+                self.ami[server.name] = client
+                self.originators[server.name] = AMIOriginator(client, reactor)
+        self.dialer = Dialer(
+            clock=reactor,
+            store=self.store,
+            originators=self.originators,
+            node=config.node,
+            settings=config.dialer,
+            callback_client=self.webservice,
+            agents=None,
+        )
+        self.rpc = AuthenticatedXMLRPCResource(
+            config.users, clock=reactor, audit=self.store.audit,
+            max_request_size=config.http_max_request_size,
+        )
+        register_dialer_api(self.rpc, self.dialer, config.dialer, configured_from(config))
         self.site = build_site(
             build_root(health=self.health, metrics=self.metrics, rpc=self.rpc),
             max_request_size=config.http_max_request_size,
@@ -93,8 +129,38 @@ class GtxNode:
             "node": self.config.node,
             "version": __version__,
             "active_sessions": self.engine.active,
+            "store": "ok" if self.store_ready else "starting",
+            "asterisk": {name: client.connected for name, client in self.ami.items()},
             "uptime_seconds": round(time.time() - self.started, 1),
         }
+
+    def start(self) -> Deferred[None]:
+        """Connect to the Asterisk servers, bring the store's schema up to date (retrying
+        while the database cannot be reached), then start the dialer."""
+        log.info(access_notice(self.config.http_listen, self.config.users))
+        for client in self.ami.values():
+            client.startService()
+        self._starting = ensureDeferred(self._start_dialer())
+        return self._starting
+
+    async def _start_dialer(self) -> None:
+        delay = 1.0
+        while not self.draining:
+            try:
+                version = await self.store.upgrade()
+            except StoreError as e:
+                log.error("node {node}: store {url} not ready ({why}); retrying in {delay:g} s",
+                          node=self.config.node, url=_safe_url(self.config.store_url),
+                          why=str(e), delay=delay)
+                await deferLater(self.reactor, delay, lambda: None)
+                delay = min(delay * 2, 30.0)
+                continue
+            log.info("node {node}: store schema version {version}", node=self.config.node,
+                     version=version)
+            self.store_ready = True
+            self.dialer.startService()
+            await self.dialer.ready
+            return
 
     def drain(self) -> Deferred[None]:
         """Stop taking calls, let running sessions finish (bounded), release connections."""
@@ -114,6 +180,12 @@ class GtxNode:
             log.warn("node {node}: sessions still running after {timeout:g} s were dropped; "
                      "the dialplan resumes them on another node", node=self.config.node,
                      timeout=timeout)
+        if self.dialer.running:
+            await self.dialer.stopService()
+        for client in self.ami.values():
+            if client.running:
+                await client.stopService()
+        await self.store.close()
         await self.webservice.close()
 
     def service(self) -> MultiService:
@@ -122,24 +194,34 @@ class GtxNode:
         top.setName("gtx")
         strports.service(self.config.fastagi_listen, self.fastagi).setServiceParent(top)
         strports.service(self.config.http_listen, self.site).setServiceParent(top)
-        _DrainOnStop(self).setServiceParent(top)
+        _Lifecycle(self).setServiceParent(top)
         return top
 
 
-class _DrainOnStop(Service):
-    """Drains the node when the service tree stops (SIGTERM, SIGINT, reactor.stop())."""
+class _Lifecycle(Service):
+    """Starts the node's connections with the service tree, and drains the node when the
+    tree stops (SIGTERM, SIGINT, reactor.stop())."""
 
     def __init__(self, node: GtxNode) -> None:
         self.node = node
 
     def startService(self) -> None:
         super().startService()
+        self.node.start()
         log.info("node {node} started (gtx {version})", node=self.node.config.node,
                  version=__version__)
 
     def stopService(self) -> Deferred[None]:
         super().stopService()
         return self.node.drain() if not self.node.draining else succeed(None)
+
+
+def _safe_url(url: str) -> str:
+    """A store URL without its password, for logs."""
+    parts = urlsplit(url)
+    if parts.password:
+        return url.replace(f":{parts.password}@", ":***@", 1)
+    return url
 
 
 def makeService(options: Mapping[str, Any]) -> IService:

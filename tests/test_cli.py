@@ -50,7 +50,7 @@ def test_check_config_explains_every_problem(
 def test_serve_runs_a_node_and_drains_on_sigterm(tmp_path: Path) -> None:
     ini = tmp_path / "gtx.ini"
     ini.write_text(
-        "[gtx]\nnode = cli\nshutdown_timeout = 5\n"
+        "[gtx]\nnode = cli\nshutdown_timeout = 5\n[store]\nurl = sqlite://\n"
         "[fastagi]\nlisten = tcp:0:interface=127.0.0.1\n"
         "[http]\nlisten = tcp:0:interface=127.0.0.1\n"
     )

@@ -71,11 +71,12 @@ async def web_service() -> AsyncIterator[Service]:
 @asynccontextmanager
 async def gtx_node(ini: str) -> AsyncIterator[tuple[GtxNode, int, int]]:
     config = parse_config(
-        "[gtx]\nnode = test\nshutdown_timeout = 2\n"
+        "[gtx]\nnode = test\nshutdown_timeout = 2\n[store]\nurl = sqlite://\n"
         "[fastagi]\nlisten = tcp:0:interface=127.0.0.1\n"
         "[http]\nlisten = tcp:0:interface=127.0.0.1\n" + ini
     )
     node = GtxNode(config, reactor)
+    await node.start()
     agi = await serverFromString(reactor, config.fastagi_listen).listen(node.fastagi)
     http = await serverFromString(reactor, config.http_listen).listen(node.site)
     try:
