@@ -1,0 +1,230 @@
+"""The Dialer API through the whole stack: a gtx node (authenticated XML-RPC API, dialer, SQLite
+store, AMI link, FastAGI server, IVR engine) against the emulated Asterisk (AMI and FastAGI over
+TCP on loopback), with call-back events received by an in-process XML-RPC service."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import pytest_twisted
+from twisted.internet import reactor as global_reactor
+from twisted.internet.endpoints import serverFromString
+from twisted.internet.task import deferLater
+from twisted.web.server import Site
+
+from gtx.config import parse_config
+from gtx.tap import GtxNode
+from gtx.testing import (
+    AnySoundCatalogue,
+    DialDestination,
+    EmulatedAMIServer,
+    EmulatedAsterisk,
+)
+from gtx.xmlrpc.client import XMLRPCClient
+from gtx.xmlrpc.errors import Fault
+from gtx.xmlrpc.server import CallContext, XMLRPCResource
+
+reactor: Any = global_reactor
+TOKEN = "s3cret-token"
+
+
+@dataclass
+class Stack:
+    node: GtxNode
+    api: str
+    client: XMLRPCClient
+    ivr_requests: list[dict[str, Any]]
+    events: list[dict[str, Any]]
+    ami: EmulatedAMIServer
+    service_url: str  # the in-process web service: survey.start and crm.event
+
+    async def rpc(self, method: str, *params: object, token: str = TOKEN) -> Any:
+        return await self.client.call(self.api, method, list(params), timeout=5,
+                                      headers={"Authorization": f"Bearer {token}"})
+
+    async def until(self, condition: Callable[[], bool], seconds: float = 10) -> None:
+        """Poll for a condition instead of sleeping a fixed time."""
+        waited = 0.0
+        while not condition():
+            assert waited < seconds, "condition not reached in time"
+            await deferLater(reactor, 0.01, lambda: None)
+            waited += 0.01
+
+
+async def listen(factory: Any) -> Any:
+    return await serverFromString(reactor, "tcp:0:interface=127.0.0.1").listen(factory)
+
+
+@asynccontextmanager
+async def stack(destinations: dict[str, DialDestination]) -> AsyncIterator[Stack]:
+    ivr_requests: list[dict[str, Any]] = []
+    events: list[dict[str, Any]] = []
+    service = XMLRPCResource()
+
+    def ivr_start(ctx: CallContext, request: dict[str, Any]) -> object:
+        ivr_requests.append(request)
+        return {"actions": [{"action": "play", "files": ["hello-world"]}]}
+
+    def on_event(ctx: CallContext, event: dict[str, Any]) -> object:
+        events.append(event)
+        return True
+
+    service.register("survey.start", ivr_start)
+    service.register("crm.event", on_event)
+    service_port = await listen(Site(service))
+    service_url = f"http://127.0.0.1:{service_port.getHost().port}/RPC2"
+
+    asterisk = EmulatedAsterisk(reactor, time_scale=0.01, sounds=AnySoundCatalogue(),
+                                destinations=destinations)
+    # The AMI server needs the node's FastAGI port and the node needs the AMI port: listen
+    # on the AMI side first, point it at the node once the node listens.
+    ami = EmulatedAMIServer(asterisk, users={"gtx": "gtxsecret"}, reactor=reactor)
+    ami_port = await listen(ami)
+    config = parse_config(
+        "[gtx]\nnode = e2e\nshutdown_timeout = 2\n[store]\nurl = sqlite://\n"
+        "[fastagi]\nlisten = tcp:0:interface=127.0.0.1\n"
+        "[http]\nlisten = tcp:0:interface=127.0.0.1\n"
+        f"[asterisk:pbx1]\nami = tcp:127.0.0.1:{ami_port.getHost().port}\n"
+        "ami_user = gtx\nami_secret = gtxsecret\n"
+        "[dialer]\nchannel = PJSIP/{number}@trunk\ntick = 0.05\n"
+        f"[user:crm]\nrole = dialer\ntoken = {TOKEN}\n"
+        "[user:viewer]\nrole = readonly\ntoken = look\n"
+        f"[ivr:survey]\nurl = {service_url}\nmethod = survey.start\n"
+    )
+    node = GtxNode(config, reactor)
+    agi = await listen(node.fastagi)
+    http = await listen(node.site)
+    ami.fastagi = ("127.0.0.1", agi.getHost().port)  # type: ignore[assignment]
+    await node.start()
+    client = XMLRPCClient(reactor)
+    api = f"http://127.0.0.1:{http.getHost().port}/RPC2"
+    built = Stack(node, api, client, ivr_requests, events, ami, service_url)
+    try:
+        await built.until(lambda: node.ami["pbx1"].connected)
+        yield built
+    finally:
+        await client.close()
+        await node.drain()
+        for port in (agi, http, ami_port, service_port):
+            await port.stopListening()
+        ami.disconnect_all()
+
+
+@pytest_twisted.ensureDeferred
+async def test_single_call_answered_enters_the_ivr_app_and_reports_events() -> None:
+    destinations = {"PJSIP/5551000@trunk": DialDestination.answer(after=1, talk=30)}
+    async with stack(destinations) as s:
+        result = await s.rpc("dialer.call", "5551000", {
+            "on_answer": {"app": "survey"},
+            "vars": {"customer": "C-42"},
+            "callback": {"url": s.service_url, "method": "crm.event"},
+        })
+        call_id = result["call_id"]
+        await s.until(lambda: bool(s.ivr_requests))
+        await s.until(lambda: any(e.get("state") == "completed" for e in s.events))
+        status = await s.rpc("dialer.call_status", call_id)
+    (request,) = s.ivr_requests
+    assert request["step"] == 1
+    assert request["vars"]["customer"] == "C-42"
+    assert status["state"] == "completed"
+    assert status["outcome"] == "answered"
+    states = [e["state"] for e in s.events]
+    assert states[0] == "queued"
+    assert states[-1] == "completed"
+    assert "answered" in states
+    assert [e["seq"] for e in s.events] == list(range(1, len(s.events) + 1))
+    assert all(e["call_id"] == call_id for e in s.events)
+
+
+@pytest_twisted.ensureDeferred
+async def test_busy_number_ends_busy() -> None:
+    async with stack({"PJSIP/5552000@trunk": DialDestination.busy()}) as s:
+        result = await s.rpc("dialer.call", "5552000", {"on_answer": {"app": "survey"}})
+        call_id = result["call_id"]
+
+        async def done() -> dict[str, Any]:
+            return await s.rpc("dialer.call_status", call_id)
+
+        final: dict[str, Any] = {}
+
+        async def poll() -> None:
+            for _ in range(500):
+                final.update(await done())
+                if final.get("state") == "completed":
+                    return
+                await deferLater(reactor, 0.01, lambda: None)
+
+        await poll()
+    assert final["outcome"] == "busy"
+    assert s.ivr_requests == []
+
+
+@pytest_twisted.ensureDeferred
+async def test_broadcast_campaign_runs_to_completion_through_the_api() -> None:
+    numbers = [f"55530{n:02d}" for n in range(6)]
+    destinations = {f"PJSIP/{n}@trunk": DialDestination.answer(after=1, talk=5)
+                    for n in numbers[:4]}
+    destinations[f"PJSIP/{numbers[4]}@trunk"] = DialDestination.busy()
+    destinations[f"PJSIP/{numbers[5]}@trunk"] = DialDestination.no_answer()
+    async with stack(destinations) as s:
+        campaign = await s.rpc("dialer.campaign.create", {
+            "name": "reminders", "mode": "broadcast", "on_answer": {"app": "survey"},
+            "max_concurrent": 3, "max_cps": 10, "timeout": 5, "max_attempts": 1,
+            "windows": [{"days": "mon-sun", "start": "00:00", "end": "23:59"}],
+        })
+        campaign_id = campaign["campaign_id"]
+        added = await s.rpc("dialer.campaign.add_contacts", campaign_id,
+                            [{"number": n, "vars": {"n": i}} for i, n in enumerate(numbers)]
+                            + [{"number": "not a number"}, {"number": numbers[0]}])
+        assert added["added"] == 6
+        assert added["duplicate"] == [7]
+        assert [r["index"] for r in added["rejected"]] == [6]
+        await s.rpc("dialer.campaign.start", campaign_id)
+        status: dict[str, Any] = {}
+        for _ in range(1500):
+            status = await s.rpc("dialer.campaign.status", campaign_id, token="look")
+            if status["state"] == "completed":
+                break
+            await deferLater(reactor, 0.01, lambda: None)
+        results = await s.rpc("dialer.campaign.results", campaign_id, {"limit": 100})
+        with_readonly_write = None
+        try:
+            await s.rpc("dialer.campaign.pause", campaign_id, token="look")
+        except Fault as fault:
+            with_readonly_write = fault.code
+    assert status["state"] == "completed"
+    counters = status["counters"]
+    assert counters["answered"] == 4
+    assert counters["busy"] == 1
+    assert counters["no_answer"] == 1
+    assert len(s.ivr_requests) == 4
+    assert sorted(r["vars"]["n"] for r in s.ivr_requests) == [0, 1, 2, 3]
+    assert len(results["calls"]) == 6
+    assert with_readonly_write == 403
+
+
+@pytest_twisted.ensureDeferred
+async def test_api_refuses_unknown_callers() -> None:
+    async with stack({}) as s:
+        try:
+            await s.rpc("dialer.call", "5551000", {}, token="wrong")
+        except Fault as fault:
+            code = fault.code
+        entries = await s.node.store.audit_log(0, 10)
+    assert code == 401
+    assert entries == []  # bad credentials are logged, not audited
+
+
+@pytest_twisted.ensureDeferred
+async def test_writes_are_audited() -> None:
+    async with stack({"PJSIP/5559000@trunk": DialDestination.busy()}) as s:
+        await s.rpc("dialer.dnc.add", ["5559000"])
+        listed = await s.rpc("dialer.dnc.check", ["5559000", "5559001"])
+        entries = await s.node.store.audit_log(0, 10)
+    assert listed["listed"] == ["5559000"]
+    assert [(e.user, e.method) for e in entries] == [("crm", "dialer.dnc.add")]
+    assert entries[0].peer == "127.0.0.1"
+
