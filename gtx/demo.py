@@ -20,6 +20,7 @@ from typing import Any, TextIO
 
 from twisted.internet.defer import Deferred, ensureDeferred
 from twisted.internet.endpoints import TCP4ClientEndpoint, serverFromString
+from twisted.internet.task import deferLater
 
 from gtx.config import parse_config
 from gtx.tap import GtxNode
@@ -28,11 +29,13 @@ from gtx.testing import (
     CallRecord,
     CallSpec,
     DialDestination,
+    EmulatedAMIServer,
     EmulatedAsterisk,
     ScriptedCaller,
     connect_emulated_call,
     render_call,
 )
+from gtx.xmlrpc.client import XMLRPCClient
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
@@ -81,14 +84,36 @@ def start_example(name: str) -> tuple[Any, int]:
     return server, server.server_address[1]
 
 
+#: The demo campaign's contacts: number → what the emulated called party does.
+CAMPAIGN = {
+    "5553000": DialDestination.answer(after=2, talk=40),
+    "5553001": DialDestination.answer(after=4, talk=40),
+    "5553002": DialDestination.busy(),
+    "5553003": DialDestination.answer(after=1, talk=40),
+    "5553004": DialDestination.no_answer(),
+    "5553005": DialDestination.machine(after=3, talk=20),
+    "5553006": DialDestination.answer(after=6, talk=40),
+    "5553007": DialDestination.congestion(),
+}
+CAMPAIGN_EXPECTED = {"answered": 4, "busy": 1, "no_answer": 1, "machine": 1, "congestion": 1}
+
+
 async def run_calls(reactor: Any, args: argparse.Namespace, out: TextIO) -> int:
     menu, menu_port = start_example("menu_service")
     prepaid, prepaid_port = start_example("prepaid_service")
+    # The Asterisk the campaign dials through: AMI over TCP, call time 100 times faster.
+    pbx = EmulatedAsterisk(reactor, time_scale=0.01, sounds=AnySoundCatalogue(),
+                           destinations={f"PJSIP/{n}@trunk": d for n, d in CAMPAIGN.items()})
+    ami = EmulatedAMIServer(pbx, users={"gtx": "demo"}, reactor=reactor)
+    ami_port = await serverFromString(reactor, "tcp:0:interface=127.0.0.1").listen(ami)
     config = parse_config(
         "[gtx]\nnode = demo\nshutdown_timeout = 5\n"
         "[fastagi]\nlisten = tcp:0:interface=127.0.0.1\n"
         "[http]\nlisten = tcp:0:interface=127.0.0.1\n"
         "[store]\nurl = sqlite://\n"
+        f"[asterisk:pbx1]\nami = tcp:127.0.0.1:{ami_port.getHost().port}\n"
+        "ami_user = gtx\nami_secret = demo\n"
+        "[dialer]\nchannel = PJSIP/{number}@trunk\ntick = 0.05\n"
         f"[ivr:menu]\nurl = http://127.0.0.1:{menu_port}/RPC2\nmethod = menu.start\n"
         "hangup_method = menu.hangup\n"
         f"[ivr:prepaid]\nurl = http://127.0.0.1:{prepaid_port}/RPC2\nmethod = prepaid.start\n"
@@ -96,14 +121,37 @@ async def run_calls(reactor: Any, args: argparse.Namespace, out: TextIO) -> int:
         "<demo>",
     )
     node = GtxNode(config, reactor)
-    await node.start()
     agi = await serverFromString(reactor, config.fastagi_listen).listen(node.fastagi)
     http = await serverFromString(reactor, config.http_listen).listen(node.site)
     agi_port, http_port = agi.getHost().port, http.getHost().port
+    ami.fastagi = ("127.0.0.1", agi_port)
+    await node.start()
     print(f"gtx node 'demo': FastAGI on 127.0.0.1:{agi_port}, HTTP on 127.0.0.1:{http_port}",
           file=out)
     print(f"example services: menu on :{menu_port}, prepaid on :{prepaid_port}\n", file=out)
 
+    failures = await ivr_calls(reactor, args, agi_port, out)
+    failures += await broadcast_campaign(reactor, node, f"http://127.0.0.1:{http_port}/RPC2", out)
+
+    print("\n/health: " + json.dumps(node.health(), sort_keys=True), file=out)
+    for line in node.metrics.render().decode().splitlines():
+        if line.startswith(("gtx_ivr_sessions_total", "gtx_ivr_steps_total", "gtx_errors")):
+            print(f"  {line}", file=out)
+    print(f"prepaid balances: {prepaid.service.accounts.balance('1001')} cents on card 1001",
+          file=out)
+    await node.drain()
+    for port in (agi, http, ami_port):
+        await port.stopListening()
+    ami.disconnect_all()
+    menu.shutdown()
+    prepaid.shutdown()
+    print(f"\ndemo {'passed' if failures == 0 else 'FAILED'}: {args.calls} call(s) and a "
+          f"campaign, {failures} unexpected", file=out)
+    return 1 if failures else 0
+
+
+async def ivr_calls(reactor: Any, args: argparse.Namespace, agi_port: int, out: TextIO) -> int:
+    """Inbound calls straight into the IVR apps; returns how many ended unexpectedly."""
     asterisk = EmulatedAsterisk(
         reactor, time_scale=0, sounds=AnySoundCatalogue(),
         destinations={"Local/4155550100@gtx-outbound": DialDestination.answer(after=3, talk=90),
@@ -126,21 +174,53 @@ async def run_calls(reactor: Any, args: argparse.Namespace, out: TextIO) -> int:
         verdict = "as expected" if ok else f"UNEXPECTED (wanted {call.expect})"
         print(f"--- GTX_STATUS={status} {record.variables.get('GTX_ERROR', '')} ({verdict})\n",
               file=out)
+    return failures
 
-    print("/health: " + json.dumps(node.health(), sort_keys=True), file=out)
-    for line in node.metrics.render().decode().splitlines():
-        if line.startswith(("gtx_ivr_sessions_total", "gtx_ivr_steps_total", "gtx_errors")):
-            print(f"  {line}", file=out)
-    print(f"prepaid balances: {prepaid.service.accounts.balance('1001')} cents on card 1001",
-          file=out)
-    await node.drain()
-    await agi.stopListening()
-    await http.stopListening()
-    menu.shutdown()
-    prepaid.shutdown()
-    print(f"\ndemo {'passed' if failures == 0 else 'FAILED'}: {args.calls} call(s), "
-          f"{failures} unexpected", file=out)
-    return 1 if failures else 0
+
+async def broadcast_campaign(reactor: Any, node: GtxNode, api: str, out: TextIO) -> int:
+    """A broadcast campaign through the Dialer API whose answered calls enter the menu app;
+    returns 0 when every contact ended as its emulated called party behaves."""
+    client = XMLRPCClient(reactor)
+
+    async def rpc(method: str, *params: object) -> Any:
+        return await client.call(api, method, list(params), timeout=5)
+
+    try:
+        print("=== a broadcast campaign: answered calls enter the menu app", file=out)
+        campaign = await rpc("dialer.campaign.create", {
+            "name": "demo reminders", "mode": "broadcast", "on_answer": {"app": "menu"},
+            "amd": True, "max_concurrent": 3, "max_cps": 5, "timeout": 20, "max_attempts": 1,
+            "windows": [{"days": "mon-sun", "start": "00:00", "end": "23:59"}],
+        })
+        campaign_id = campaign["campaign_id"]
+        added = await rpc("dialer.campaign.add_contacts", campaign_id,
+                          [{"number": n, "vars": {"customer": f"C-{n[-2:]}"}} for n in CAMPAIGN])
+        print(f"    campaign {campaign_id}: {added['added']} contacts added; started", file=out)
+        await rpc("dialer.campaign.start", campaign_id)
+        shown = ""
+        status: dict[str, Any] = {}
+        for _ in range(3000):  # at most a minute
+            status = await rpc("dialer.campaign.status", campaign_id)
+            counters = {k: v for k, v in sorted(status["counters"].items()) if v}
+            line = f"    {status['state']:<9} {counters}"
+            if line != shown:
+                print(line, file=out)
+                shown = line
+            if status["state"] == "completed":
+                break
+            await deferLater(reactor, 0.02, lambda: None)
+        results = await rpc("dialer.campaign.results", campaign_id, {"limit": 100})
+    finally:
+        await client.close()
+    print("    results:", file=out)
+    for call in results["calls"]:
+        print(f"      {call['number']}  {call.get('outcome', '-'):<10} {call.get('cause', '')}",
+              file=out)
+    outcomes = {k: v for k, v in status.get("counters", {}).items() if k in CAMPAIGN_EXPECTED}
+    ok = status.get("state") == "completed" and outcomes == CAMPAIGN_EXPECTED
+    print(f"--- campaign {status.get('state')} "
+          f"({'as expected' if ok else f'UNEXPECTED (wanted {CAMPAIGN_EXPECTED})'})", file=out)
+    return 0 if ok else 1
 
 
 def run_demo(reactor: Any, args: argparse.Namespace, out: TextIO) -> int:

@@ -119,4 +119,5 @@ def test_demo_runs_every_call_as_expected() -> None:
     done = gtx("demo")
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.count("(as expected)") == 4
-    assert "demo passed: 4 call(s), 0 unexpected" in done.stdout
+    assert "demo passed: 4 call(s) and a campaign, 0 unexpected" in done.stdout
+    assert "--- campaign completed (as expected)" in done.stdout
