@@ -118,6 +118,6 @@ def test_simulate_refuses_a_bad_script() -> None:
 def test_demo_runs_every_call_as_expected() -> None:
     done = gtx("demo")
     assert done.returncode == 0, done.stdout + done.stderr
-    assert done.stdout.count("(as expected)") == 4
+    assert done.stdout.count("(as expected)") == 5  # four calls and the campaign
     assert "demo passed: 4 call(s) and a campaign, 0 unexpected" in done.stdout
     assert "--- campaign completed (as expected)" in done.stdout
