@@ -121,7 +121,7 @@ class DialerSettings:
     tick: float = 0.25  # seconds between two pacing decisions
     callback_timeout: float = 10.0  # seconds to wait for a call-back receiver's answer
     callback_retry_max: float = 300.0  # the longest delay between two delivery tries
-    safe_harbor: str = "silence/1"  # prompt played to an abandoned call (a real core sound)
+    safe_harbor: str = "vm-goodbye"  # prompt played to an abandoned call (record your own)
 
 
 @dataclass(frozen=True)
