@@ -51,8 +51,12 @@ def dial_string(template: str, number: str) -> str:
 
 
 def originate_request(call_id: str, request: CallRequest, *,
-                      abandon_seconds: int | None = None) -> OriginateRequest:
-    """The Originate of a call (the channel variables of ``gtx-dialer,answered,1``)."""
+                      abandon_seconds: int | None = None,
+                      safe_harbor: str | None = None) -> OriginateRequest:
+    """The Originate of a call (the channel variables of ``gtx-dialer,answered,1``).
+
+    ``safe_harbor`` is the prompt an abandoned call hears (``[dialer] safe_harbor``): set as
+    ``GTX_SAFE_HARBOR`` on calls that go to a queue of agents."""
     variables = {"GTX_CALL_ID": call_id}
     if request.amd:
         variables["GTX_AMD"] = "1"
@@ -67,6 +71,8 @@ def originate_request(call_id: str, request: CallRequest, *,
             variables["GTX_DIALER_GOTO"] = f"{target.context},{target.extension},1"
         elif target.queue is not None:
             variables["GTX_DIALER_QUEUE"] = target.queue
+            if safe_harbor:
+                variables["GTX_SAFE_HARBOR"] = safe_harbor
     if app is not None:
         variables["GTX_DIALER_APP"] = app
         variables["GTX_STATUS"] = READY
@@ -121,7 +127,9 @@ class CallRecord:
         self.outcome: Outcome | None = None
         self.originating = False  # an Originate is on its way
         self.hangup_requested = False  # dialer.hangup came while the Originate was on its way
+        # A queued call was never sent: `dialing` is recorded before the Originate goes out.
         self.originated = call.state is not CallState.QUEUED
+        self._dialing_recorded = self.originated
         self._early: list[OriginateUpdate] = []  # updates that came before the Originate's OK
         self._tail: Deferred[None] = succeed(None)
 
@@ -188,32 +196,96 @@ class CallRecord:
 
     async def originate(self, originator: Originator, request: OriginateRequest) -> bool:
         """Send the Originate. True when Asterisk took it (or refused it: the call is then
-        failed); False when the link is down (the call stays queued, to be tried again)."""
+        failed); False when the link is down (nothing was sent: to be tried again).
+
+        ``dialing`` is recorded in the store *before* the Originate is sent, so a stored
+        ``queued`` call is one that was never sent (a restart sends it); a node that dies
+        between the two leaves a ``dialing`` call Asterisk never heard of, which the next
+        resynchronisation reports ended (failed)."""
         if self.done or self.originated or self.originating:
             return True
+        if not originator.connected:
+            return False  # nothing recorded: the call stays queued
         self.originating = True
         try:
-            await originator.originate(request, self.on_update)
-        except OriginatorUnavailable:
-            return False
-        except OriginateRefused as e:
-            self.finish(Outcome.FAILED, f"refused: {e}")
-            return True
-        except Exception as e:  # an originator bug must not leave the call open
-            self.log.failure("[{call_id}] Originate failed", call_id=self.call_id)
-            self.finish(Outcome.FAILED, f"originate_error: {e}")
-            return True
+            sent = await self._dial(originator, request)
         finally:
             self.originating = False
+        if self.outcome is not None:  # refused, failed, canceled first, or closed elsewhere
+            return True
+        if not sent:
+            return False
         self.originated = True
-        if not self.done:
-            self._progress(CallState.DIALING, asterisk=originator.name)
         early, self._early = self._early, []
         for update in early:
             self.on_update(update)
         if self.hangup_requested and not self.done:
             await originator.hangup(self.call_id)
         return True
+
+    async def _dial(self, originator: Originator, request: OriginateRequest) -> bool:
+        """Record ``dialing``, then send the Originate; False when the link is down."""
+        try:
+            if await self._may_send(originator.name):
+                await originator.originate(request, self.on_update)
+        except OriginatorUnavailable:
+            return False
+        except OriginateRefused as e:
+            self.finish(Outcome.FAILED, f"refused: {e}")
+        except Exception as e:  # an originator bug must not leave the call open
+            self.log.failure("[{call_id}] Originate failed", call_id=self.call_id)
+            self.finish(Outcome.FAILED, f"originate_error: {e}")
+        return True
+
+    async def _may_send(self, asterisk: str) -> bool:
+        """Record ``dialing``; False (and the call closed) when it must not go out."""
+        if not await self._record_dialing(asterisk):
+            await self._closed_elsewhere()
+            return False
+        if self.hangup_requested:  # dialer.hangup came while `dialing` was being recorded
+            self.finish(Outcome.CANCELED, "hangup")
+            return False
+        return True
+
+    def _record_dialing(self, asterisk: str) -> Deferred[bool]:
+        """Record ``dialing`` (in order with the call's other writes); fire True once it is
+        stored, False when the call was completed meanwhile (canceled through another node,
+        or its lease ran out)."""
+        if self._dialing_recorded:
+            return succeed(True)
+        self.state = CallState.DIALING
+        at = self.clock.seconds()
+        recorded: Deferred[bool] = Deferred()
+
+        async def write() -> None:
+            try:
+                self.call = await self._retrying(lambda: self.store.update_call(
+                    self.call_id, CallState.DIALING, at, asterisk=asterisk))
+            except ConflictError:
+                recorded.callback(False)
+                return
+            except Exception:
+                recorded.errback(Failure())
+                return
+            self._dialing_recorded = True
+            recorded.callback(True)
+            await self._publish(CallState.DIALING, at)
+
+        self._then(write)
+        return recorded
+
+    async def _closed_elsewhere(self) -> None:
+        """The stored call was completed by someone else: take its outcome, send nothing."""
+        try:
+            self.call = await self.store.get_call(self.call_id)
+        except Exception:
+            self.log.failure("[{call_id}] could not read the call back", call_id=self.call_id)
+        outcome = self.call.outcome or Outcome.CANCELED
+        self.log.info("[{call_id}] completed elsewhere ({outcome}): not sent",
+                      call_id=self.call_id, outcome=outcome)
+        self.outcome = outcome
+        self.state = CallState.COMPLETED
+        self.on_done(self, outcome)
 
     async def hangup(self, originator: Originator | None) -> None:
         """Hang up: a call not sent yet is canceled here; a placed one through Asterisk (its

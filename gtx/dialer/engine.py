@@ -13,10 +13,15 @@ calls). Around the per-call state machine (:mod:`gtx.dialer.calls`) and the camp
 - the **campaign sync** (every ``campaign_poll`` s): a runner for each running campaign, none
   for the others — so a campaign started, paused or stopped through another node is followed.
 
+A single call may be **scheduled** (``not_before``, or ``delay`` which the dialer turns into
+``not_before``): it is stored at once in state ``queued`` and sent when due (a timer per call).
+
 The dialer is a Twisted service (``start``/``stop`` are the campaign methods of the API).
-Restart: :meth:`Dialer.startService` first resynchronises — every open call of this node is
-tracked again on its originator, so its outcome is still recorded — then running campaigns
-resume; :attr:`Dialer.ready` fires when that is done. :meth:`Dialer.stopService` only stops
+Restart: :meth:`Dialer.startService` first resynchronises — every open call of this node that
+was sent (``dialing`` is recorded before the Originate goes out) is tracked again on its
+originator, so its outcome is still recorded; every ``queued`` call, never sent, is scheduled
+again (sent when due, at once if overdue) — then running campaigns resume; :attr:`Dialer.ready`
+fires when that is done. :meth:`Dialer.stopService` only stops
 the loops: calls in flight are not hung up; they finish on Asterisk, and the next start (or
 their expired leases, taken over by another node) settles them.
 """
@@ -28,7 +33,7 @@ from collections.abc import Callable, Mapping
 
 from twisted.application.service import Service
 from twisted.internet.defer import Deferred, succeed
-from twisted.internet.interfaces import IReactorTime
+from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 from twisted.python.failure import Failure
@@ -50,9 +55,10 @@ from gtx.dialer.model import (
     Outcome,
 )
 from gtx.dialer.retry import next_step
+from gtx.dialer.validate_call import scheduled
 from gtx.errors import Conflict, InvalidArgument
 from gtx.origination import OriginateRequest, Originator
-from gtx.store.api import ContactOutcome, NotFoundError, Store
+from gtx.store.api import ConflictError, ContactOutcome, NotFoundError, Store
 
 
 class Dialer(CampaignService, Service):
@@ -91,6 +97,7 @@ class Dialer(CampaignService, Service):
         )
         self._calls: dict[str, CallRecord] = {}
         self._unsent: dict[str, tuple[Originator, OriginateRequest, float]] = {}
+        self._timers: dict[str, IDelayedCall] = {}  # scheduled calls not due yet
         self.runners: dict[int, CampaignRunner] = {}
         self._previews: dict[int, tuple[int, str]] = {}  # contact_id -> (campaign_id, agent)
         self._loops: list[LoopingCall] = []
@@ -106,7 +113,10 @@ class Dialer(CampaignService, Service):
 
     async def _start(self) -> None:
         for call in await self.store.open_calls(self.node):
-            self._resume(call)
+            if call.state is CallState.QUEUED:
+                await self._requeue(call)
+            else:
+                self._resume(call)
         self._every(self.settings.tick, self._pump)
         self._every(self.settings.lease_seconds / 4, self._leases)
         self._every(self.campaign_poll, self.sync_campaigns)
@@ -124,6 +134,10 @@ class Dialer(CampaignService, Service):
         for runner in self.runners.values():
             runner.stop()
         self.runners.clear()
+        for timer in self._timers.values():
+            if timer.active():
+                timer.cancel()
+        self._timers.clear()  # still queued in the store: the next start schedules them again
         self.delivery.stop()
         return succeed(None)
 
@@ -136,6 +150,26 @@ class Dialer(CampaignService, Service):
             self.log.failure("[dialer] a loop stopped", failure)
 
         loop.start(seconds, now=True).addErrback(failed)
+
+    async def _requeue(self, call: Call) -> None:
+        """A call stored ``queued`` was never sent: send it when due (at once if overdue)."""
+        originator = self._originator(call.asterisk)
+        record = self._record(call)
+        if originator is None:
+            record.finish(Outcome.FAILED, "asterisk_unknown")
+            return
+        abandon = None
+        if call.campaign_id is not None:
+            try:
+                campaign = await self.store.get_campaign(call.campaign_id)
+            except NotFoundError:
+                record.finish(Outcome.CANCELED, "campaign_deleted")
+                return
+            abandon = self._abandon_seconds(campaign)
+        orig = originate_request(call.call_id, call.request, abandon_seconds=abandon,
+                                 safe_harbor=self.settings.safe_harbor)
+        due = call.request.not_before if call.request.not_before is not None else call.created
+        self._when_due(record, originator, orig, max(due, self.clock.seconds()))
 
     def _resume(self, call: Call) -> None:
         originator = self._originator(call.asterisk)
@@ -161,11 +195,20 @@ class Dialer(CampaignService, Service):
         return record
 
     async def call(self, request: CallRequest) -> str:
-        """Queue a single call and send it; return its call_id (see DialerService)."""
+        """Queue a single call and send it, or schedule it (``not_before`` / ``delay``:
+        refused when in the past or more than 30 days ahead); return its call_id (see
+        DialerService)."""
         originator = self._originator(request.asterisk)
         if originator is None:
             raise InvalidArgument("options.asterisk", f"no Asterisk server {request.asterisk!r}")
-        return await self._place(request, originator)
+        return await self._place(scheduled(request, self.clock.seconds()), originator)
+
+    @staticmethod
+    def _abandon_seconds(campaign: Campaign | None) -> int | None:
+        if campaign is not None and campaign.spec.mode in (CampaignMode.POWER,
+                                                            CampaignMode.PREDICTIVE):
+            return ABANDON_SECONDS
+        return None
 
     async def _place(self, request: CallRequest, originator: Originator, *,
                      campaign: Campaign | None = None, contact: Contact | None = None) -> str:
@@ -179,16 +222,39 @@ class Dialer(CampaignService, Service):
         await self.store.create_call(call)
         record = self._record(call)
         record.queued()
-        abandon = None
-        if campaign is not None and campaign.spec.mode in (CampaignMode.POWER,
-                                                            CampaignMode.PREDICTIVE):
-            abandon = ABANDON_SECONDS
-        orig = originate_request(call.call_id, request, abandon_seconds=abandon)
+        orig = originate_request(call.call_id, request,
+                                 abandon_seconds=self._abandon_seconds(campaign),
+                                 safe_harbor=self.settings.safe_harbor)
+        due = request.not_before
+        if due is not None and due > call.created:
+            self._when_due(record, originator, orig, due)
+        else:
+            await self._send(record, originator, orig, call.created)
+        return call.call_id
+
+    def _when_due(self, record: CallRecord, originator: Originator, orig: OriginateRequest,
+                  due: float) -> None:
+        """Send the call at ``due`` (a timer: the call stays queued until then)."""
+        def fire() -> None:
+            self._timers.pop(record.call_id, None)
+            d = Deferred.fromCoroutine(self._send(record, originator, orig, due))
+            d.addErrback(lambda f: self.log.failure("[{call_id}] could not send the call", f,
+                                                    call_id=record.call_id))
+
+        delay = max(0.0, due - self.clock.seconds())
+        if delay > 0:
+            self.log.info("[{call_id}] scheduled: dialled in {delay:g} s",
+                          call_id=record.call_id, delay=delay)
+        self._timers[record.call_id] = self.clock.callLater(delay, fire)
+
+    async def _send(self, record: CallRecord, originator: Originator, orig: OriginateRequest,
+                    since: float) -> None:
+        """Send the Originate; a link that is down leaves it to the pump until ``since`` +
+        ``queue_deadline``."""
         if not await record.originate(originator, orig):
             self.log.info("[{call_id}] Asterisk {name} unavailable: the call stays queued",
-                          call_id=call.call_id, name=originator.name)
-            self._unsent[call.call_id] = (originator, orig, call.created + self.queue_deadline)
-        return call.call_id
+                          call_id=record.call_id, name=originator.name)
+            self._unsent[record.call_id] = (originator, orig, since + self.queue_deadline)
 
     async def call_status(self, call_id: str) -> Call:
         return await self.stored(self.store.get_call(call_id))
@@ -201,13 +267,30 @@ class Dialer(CampaignService, Service):
         call = await self.stored(self.store.get_call(call_id))
         if call.state is CallState.COMPLETED:
             raise Conflict(f"call {call_id} is already completed ({call.outcome})")
+        if call.state is CallState.QUEUED:
+            # Another node's call not sent yet (e.g. scheduled): close it in the store; that
+            # node finds it completed when it records `dialing`, and never sends it.
+            await self._cancel_queued(call)
+            return
         originator = self._originator(call.asterisk)  # placed by another node
         if originator is not None:
             await originator.hangup(call_id)
 
+    async def _cancel_queued(self, call: Call) -> None:
+        now = self.clock.seconds()
+        try:
+            closed = await self.store.finish_call(call.call_id, Outcome.CANCELED, now, "hangup",
+                                                  None)
+        except ConflictError:
+            raise Conflict(f"call {call.call_id} is already completed") from None
+        await self.delivery.publish(closed, CallState.COMPLETED, now, Outcome.CANCELED, "hangup")
+
     def _call_done(self, record: CallRecord, outcome: Outcome) -> None:
         self._calls.pop(record.call_id, None)
         self._unsent.pop(record.call_id, None)
+        timer = self._timers.pop(record.call_id, None)
+        if timer is not None and timer.active():
+            timer.cancel()
         runner = self.runners.get(record.call.campaign_id or -1)
         if runner is not None:
             runner.call_ended(self.clock.seconds(), outcome)

@@ -120,6 +120,11 @@ class CallRequest:
     callback: Callback | None = None
     amd: bool = False
     asterisk: str | None = None  # a configured server; None: the first one
+    # A scheduled call: not dialled before this time (epoch seconds); None: at once.
+    not_before: float | None = None
+    # The same, relative: seconds from when the dialer takes the request. The dialer turns it
+    # into ``not_before`` before it stores the call, so a stored request never has it.
+    delay: float | None = None
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from typing import Final, TypeVar
 
 from gtx.config import DialerSettings
@@ -18,7 +19,13 @@ T = TypeVar("T")
 
 CALL_OPTIONS: Final = frozenset({
     "channel", "caller_id", "timeout", "vars", "on_answer", "callback", "amd", "asterisk",
+    "at", "delay",
 })
+#: A scheduled call (``at`` / ``delay``) is placed at most this far ahead (30 days).
+SCHEDULE_HORIZON: Final = 30 * 86400.0
+#: An ``at`` this many seconds in the past is still accepted (clocks differ a little): the
+#: call is dialled at once.
+SCHEDULE_TOLERANCE: Final = 60.0
 ON_ANSWER_FORMS: Final = "{app} | {url, method} | {context, extension} | {queue}"
 
 # A technology, a slash, then {number} once; no spaces or other braces (str.format-safe).
@@ -55,6 +62,9 @@ def call_request(
         value = given.get(key)
         return None if value is None else read(value, f"options.{key}")
 
+    if given.get("at") is not None and given.get("delay") is not None:
+        raise InvalidArgument("options.delay", "give either at or delay, not both")
+
     return CallRequest(
         destination=number,
         channel=channel(given.get("channel"), "options.channel", defaults),
@@ -66,7 +76,68 @@ def call_request(
         callback=optional("callback", callback),
         amd=a.boolean(given.get("amd", False), "options.amd"),
         asterisk=optional("asterisk", lambda v, p: asterisk(v, p, configured)),
+        not_before=optional("at", instant),
+        delay=optional("delay", delay),
     )
+
+
+def instant(value: object, path: str) -> float:
+    """A moment as epoch seconds: a ``dateTime.iso8601`` (it carries no time zone: read as
+    UTC) or an ISO 8601 string with a time zone (``2026-11-21T09:30:00Z``,
+    ``2026-11-21T10:30:00+01:00``)."""
+    what = ("a dateTime.iso8601 (UTC) or an ISO 8601 string with a time zone, such as "
+            "'2026-11-21T09:30:00Z'")
+    if isinstance(value, datetime):
+        moment = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+        return moment.timestamp()
+    text = a.text(value, path, what=what, longest=40)
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise a.wrong(path, what, value) from None
+    if moment.tzinfo is None:
+        raise InvalidArgument(path, f"{text!r} has no time zone: add Z (UTC) or an offset "
+                              "such as +01:00")
+    return moment.timestamp()
+
+
+_DELAY: Final = f"a number of seconds from 0 to {SCHEDULE_HORIZON:.0f} (30 days)"
+
+
+def delay(value: object, path: str) -> float:
+    """Seconds from now, at most :data:`SCHEDULE_HORIZON`."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise a.wrong(path, _DELAY, value)
+    if not 0 <= value <= SCHEDULE_HORIZON:
+        raise a.wrong(path, _DELAY, value)
+    return float(value)
+
+
+def utc_text(epoch: float) -> str:
+    """``2026-11-21T09:30:00Z``, for messages."""
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def scheduled(request: CallRequest, now: float) -> CallRequest:
+    """The request with its time settled against ``now`` (the dialer's clock): ``delay``
+    becomes ``not_before``; a time more than :data:`SCHEDULE_TOLERANCE` in the past or more
+    than :data:`SCHEDULE_HORIZON` ahead is refused."""
+    if request.delay is not None and request.not_before is not None:
+        raise InvalidArgument("options.delay", "give either at or delay, not both")
+    if request.delay is not None:
+        if not 0 <= request.delay <= SCHEDULE_HORIZON:
+            raise a.wrong("options.delay", _DELAY, request.delay)
+        return replace(request, not_before=now + request.delay, delay=None)
+    at = request.not_before
+    if at is None:
+        return request
+    if at < now - SCHEDULE_TOLERANCE:
+        raise InvalidArgument("options.at", f"{utc_text(at)} is in the past (now: "
+                              f"{utc_text(now)})")
+    if at > now + SCHEDULE_HORIZON:
+        raise InvalidArgument("options.at", f"{utc_text(at)} is more than 30 days ahead (now: "
+                              f"{utc_text(now)})")
+    return request
 
 
 def channel(value: object, path: str, defaults: DialerSettings) -> str:

@@ -167,19 +167,22 @@ def decode_spec(text: str) -> CampaignSpec:
 
 
 def encode_request(request: CallRequest) -> str:
-    return dumps(
-        {
-            "destination": request.destination,
-            "channel": request.channel,
-            "caller_id": request.caller_id,
-            "timeout": request.timeout,
-            "vars": dict(request.vars),
-            "on_answer": on_answer_doc(request.on_answer),
-            "callback": callback_doc(request.callback),
-            "amd": request.amd,
-            "asterisk": request.asterisk,
-        }
-    )
+    """A call request; ``not_before`` only when the call is scheduled (``delay`` is never
+    kept: the dialer has turned it into ``not_before``)."""
+    doc: dict[str, Any] = {
+        "destination": request.destination,
+        "channel": request.channel,
+        "caller_id": request.caller_id,
+        "timeout": request.timeout,
+        "vars": dict(request.vars),
+        "on_answer": on_answer_doc(request.on_answer),
+        "callback": callback_doc(request.callback),
+        "amd": request.amd,
+        "asterisk": request.asterisk,
+    }
+    if request.not_before is not None:
+        doc["not_before"] = request.not_before
+    return dumps(doc)
 
 
 def decode_request(text: str) -> CallRequest:
@@ -194,6 +197,7 @@ def decode_request(text: str) -> CallRequest:
         callback=callback_from(doc.get("callback")),
         amd=bool(doc["amd"]),
         asterisk=_optional(doc, "asterisk", str),
+        not_before=None if doc.get("not_before") is None else float(doc["not_before"]),
     )
 
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 
-from gtx.dialer.model import CallState, OnAnswer, Outcome
+from gtx.dialer.model import CallState, CampaignMode, OnAnswer, Outcome
 from gtx.errors import Conflict, InvalidArgument, NotFound
 from tests.dialer import fakes
-from tests.dialer.harness import HOOK, World, request, run
+from tests.dialer.harness import HOOK, SETTINGS, World, request, run
 
 
 @pytest.fixture
@@ -80,7 +81,9 @@ def test_refused_originate_fails_at_once(world: World) -> None:
     assert call.cause is not None
     assert call.cause.startswith("refused")
     world.advance(1)
-    assert [e["state"] for e in world.receiver.events(call_id)] == ["queued", "completed"]
+    # `dialing` is recorded before the Originate goes out, so it comes before the refusal.
+    assert [e["state"] for e in world.receiver.events(call_id)] == [
+        "queued", "dialing", "completed"]
 
 
 def test_link_down_keeps_the_call_queued_until_the_link_is_back(world: World) -> None:
@@ -169,6 +172,29 @@ def test_originate_carries_the_hand_off_variables(world: World) -> None:
     assert goto.variables["GTX_DIALER_GOTO"] == "from-gtx,s,1"
     assert url.variables["GTX_DIALER_APP"] == (
         "ivr?url=http%3A%2F%2Fivr.example%2Frpc&method=survey.step")
+
+
+def test_calls_to_a_queue_carry_the_safe_harbor_prompt(world: World) -> None:
+    settings = replace(SETTINGS, safe_harbor="custom/acme-safe-harbor")
+    node = world.node(settings=settings)
+    run(node.dialer.call(request("5551001", on_answer=OnAnswer(queue="sales"))))
+    run(node.dialer.call(request("5551000", on_answer=OnAnswer(app="survey"))))
+    queue, app = (r for _, r in world.originator.originated)
+    assert queue.variables["GTX_SAFE_HARBOR"] == "custom/acme-safe-harbor"
+    assert "GTX_SAFE_HARBOR" not in app.variables
+
+
+def test_power_campaign_calls_carry_the_safe_harbor_prompt(world: World) -> None:
+    node = world.node()
+    world.agents.free["sales"] = 1
+    cid = world.campaign(node.dialer, ["5552000"], mode=CampaignMode.POWER, queue="sales",
+                         max_cps=10)
+    run(node.dialer.start(cid))
+    world.advance(1)
+    ((_, sent),) = world.originator.originated
+    assert sent.variables["GTX_DIALER_QUEUE"] == "sales"
+    assert sent.variables["GTX_ABANDON_SECONDS"] == "2"
+    assert sent.variables["GTX_SAFE_HARBOR"] == SETTINGS.safe_harbor
 
 
 def test_a_second_outcome_is_ignored(world: World) -> None:

@@ -46,11 +46,29 @@ def test_restart_tracks_the_open_calls_and_resumes_campaigns(world: World) -> No
     assert [e["state"] for e in world.receiver.events(single)][-1] == "completed"
 
 
-def test_open_call_gone_from_asterisk_is_closed(world: World) -> None:
+def test_a_queued_call_never_sent_is_sent_after_a_restart(world: World) -> None:
     first = world.node()
     world.originator.connected = False
     call_id = run(first.dialer.call(request("5551000")))  # queued: the link was down
+    assert world.store.calls[call_id].state is CallState.QUEUED
     crash(first)
+    world.originator.connected = True
+    second = world.node()
+    world.advance(30)
+    call = run(second.dialer.call_status(call_id))
+    assert call.outcome is Outcome.ANSWERED
+    assert [r.call_id for _, r in world.originator.originated] == [call_id]  # sent once
+
+
+def test_a_dialing_call_gone_from_asterisk_is_closed(world: World) -> None:
+    """The node died between recording `dialing` and sending the Originate: Asterisk never
+    heard of the call, and the resynchronisation reports it ended."""
+    first = world.node()
+    world.originator.connected = False
+    call_id = run(first.dialer.call(request("5551000")))
+    crash(first)
+    run(world.store.update_call(call_id, CallState.DIALING, world.clock.seconds(),
+                                asterisk="pbx1"))
     world.originator.connected = True
     second = world.node()
     world.advance(1)

@@ -164,3 +164,33 @@ async def test_contact_outside_its_window_waits_for_the_opening(store: Store) ->
     assert contact.number == "5550000"
     await setup.stop()
 
+
+
+@pytest_twisted.ensureDeferred
+async def test_scheduled_call_kept_queued_and_dialled_after_a_restart(store: Store) -> None:
+    setup = Setup(store)
+    first = await setup.dialer()
+    due = setup.clock.seconds() + 300
+    call_id = await first.call(request("5551000", delay=300, callback=HOOK))
+    await first.stopService()
+    (kept,) = await store.open_calls("gtx1")  # what the next start reads back
+    assert (kept.call_id, kept.state) == (call_id, CallState.QUEUED)
+    assert kept.request.not_before == due
+    assert kept.request.delay is None
+    second = await setup.dialer()
+
+    async def sent() -> bool:
+        return bool(setup.originator.originated)
+
+    await setup.until(sent, limit=2000)
+    ((at, originate),) = setup.originator.originated
+    assert originate.call_id == call_id
+    assert due <= at <= due + 1  # `dialing` is written (in a thread) before it is sent
+
+    async def over() -> bool:
+        return (await second.call_status(call_id)).state is CallState.COMPLETED
+
+    await setup.until(over)
+    assert (await second.call_status(call_id)).outcome is Outcome.ANSWERED
+    assert len(setup.originator.originated) == 1
+    await setup.stop()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import datetime
 
 import pytest
 
@@ -87,6 +88,18 @@ def test_faults_of_single_calls(rpc: XMLRPCResource) -> None:
     assert fault(rpc, "dialer.call_status", "nope") == (404, "no call 'nope'")
     assert fault(rpc, "dialer.hangup", 17)[0] == 400
     assert fault(rpc, "dialer.call")[0] == -32602
+
+
+def test_a_scheduled_call_at_a_time_or_after_a_delay(rpc: XMLRPCResource,
+                                                     service: FakeDialerService) -> None:
+    call(rpc, "dialer.call", "5550100", {"at": datetime(2026, 11, 21, 9, 30)})
+    call(rpc, "dialer.call", "5550101", {"at": "2026-11-21T10:30:00+01:00"})
+    call(rpc, "dialer.call", "5550102", {"delay": 3600})
+    assert [(r.not_before, r.delay) for r in service.requests] == [
+        (1_795_253_400.0, None), (1_795_253_400.0, None), (None, 3600.0)]
+    assert fault(rpc, "dialer.call", "5550100", {"at": "2026-11-21 09:30"}) == (
+        400, "options.at: '2026-11-21 09:30' has no time zone: add Z (UTC) or an offset such "
+             "as +01:00")
 
 
 def test_a_campaign_from_creation_to_stop(rpc: XMLRPCResource,

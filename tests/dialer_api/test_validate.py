@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import time
+from dataclasses import replace
+from datetime import datetime, time
 
 import pytest
 
@@ -17,6 +18,7 @@ from gtx.dialer.model import (
     RetryRule,
     Window,
 )
+from gtx.dialer.validate_call import scheduled
 from gtx.errors import InvalidArgument
 
 TRUNK = DialerSettings(channel="PJSIP/{number}@trunk")
@@ -103,6 +105,73 @@ def test_call_options_faults_name_the_field(options: dict, field: str, words: st
     got_field, problem = refused(v.call_request, "5550100", options, TRUNK, KNOWN)
     assert got_field == field
     assert words in f"{field}: {problem}"
+
+
+# ------------------------------------------------------------------- scheduled dialer.call
+
+
+@pytest.mark.parametrize(("at", "epoch"), [
+    ("2026-11-21T09:30:00Z", 1_795_253_400.0),
+    ("2026-11-21T10:30:00+01:00", 1_795_253_400.0),
+    ("2026-11-21T09:30:00.500+00:00", 1_795_253_400.5),
+    (datetime(2026, 11, 21, 9, 30), 1_795_253_400.0),  # dateTime.iso8601: read as UTC
+])
+def test_a_call_at_a_time(at: object, epoch: float) -> None:
+    request = v.call_request("5550100", {"at": at}, TRUNK)
+    assert (request.not_before, request.delay) == (epoch, None)
+
+
+def test_a_call_after_a_delay() -> None:
+    request = v.call_request("5550100", {"delay": 3600}, TRUNK)
+    assert (request.not_before, request.delay) == (None, 3600.0)
+    assert v.call_request("5550100", {"delay": 0.5}, TRUNK).delay == 0.5
+
+
+@pytest.mark.parametrize(("options", "field", "words"), [
+    ({"at": "2026-11-21T09:30:00"}, "options.at", "has no time zone: add Z"),
+    ({"at": "tomorrow"}, "options.at", "an ISO 8601 string with a time zone"),
+    ({"at": 1795253400}, "options.at", "a dateTime.iso8601"),
+    ({"at": ""}, "options.at", "got an empty string"),
+    ({"delay": "3600"}, "options.delay", "a number of seconds from 0 to 2592000 (30 days)"),
+    ({"delay": -5}, "options.delay", "(30 days), got -5"),
+    ({"delay": 31 * 86400}, "options.delay", "got 2678400"),
+    ({"delay": True}, "options.delay", "a number"),
+    ({"delay": 60, "at": "2026-11-21T09:30:00Z"}, "options.delay", "either at or delay"),
+])
+def test_scheduled_call_faults_name_the_field(options: dict, field: str, words: str) -> None:
+    got_field, problem = refused(v.call_request, "5550100", options, TRUNK)
+    assert got_field == field
+    assert words in f"{field}: {problem}"
+
+
+NOW = 1_795_253_400.0
+
+
+@pytest.mark.parametrize(("changes", "expected"), [
+    ({}, None),
+    ({"delay": 90.0}, NOW + 90),
+    ({"not_before": NOW + 3600}, NOW + 3600),
+    ({"not_before": NOW - 59}, NOW - 59),  # within the tolerance: dialled at once
+    ({"not_before": NOW + 30 * 86400}, NOW + 30 * 86400),
+])
+def test_scheduled_settles_the_time_against_now(changes: dict, expected: float | None) -> None:
+    request = replace(v.call_request("5550100", {}, TRUNK), **changes)
+    settled = scheduled(request, NOW)
+    assert (settled.not_before, settled.delay) == (expected, None)
+
+
+@pytest.mark.parametrize(("changes", "field", "words"), [
+    ({"not_before": NOW - 61}, "options.at", "2026-11-21T09:28:59Z is in the past (now: "
+                                             "2026-11-21T09:30:00Z)"),
+    ({"not_before": NOW + 30 * 86400 + 1}, "options.at", "more than 30 days ahead"),
+    ({"delay": -1.0}, "options.delay", "from 0 to 2592000 (30 days), got -1.0"),
+    ({"delay": 1.0, "not_before": NOW}, "options.delay", "either at or delay"),
+])
+def test_scheduled_refuses_times_out_of_range(changes: dict, field: str, words: str) -> None:
+    request = replace(v.call_request("5550100", {}, TRUNK), **changes)
+    got_field, problem = refused(scheduled, request, NOW)
+    assert got_field == field
+    assert words in problem
 
 
 def test_options_must_be_a_struct() -> None:
