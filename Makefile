@@ -37,6 +37,7 @@ demo: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/ivr_sessions.py $(BENCH_ARGS)
 	$(BIN)/python bench/xmlrpc_codec.py
+	$(BIN)/python bench/dialer.py $(DIALER_BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache build *.egg-info
