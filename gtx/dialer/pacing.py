@@ -74,6 +74,12 @@ class CallRate:
         """Count a call started at ``now``."""
         self._starts.append(now)
 
+    def reopens_in(self, now: float) -> float:
+        """Seconds until another call may start (0 when one may start now)."""
+        if self.available(now) > 0:
+            return 0.0
+        return max(0.0, self._starts[0] + self.span - now)
+
 
 #: Outcomes of calls answered by a person: the ones that need an agent.
 LIVE = frozenset({Outcome.ANSWERED, Outcome.ABANDONED})

@@ -93,3 +93,14 @@ def test_answer_window_forgets_old_calls_but_keeps_the_campaign_totals() -> None
     assert w.counts(30) == (3, 2)
     assert w.counts(65) == (2, 1)
     assert (w.live_total, w.abandoned_total, w.abandon_rate) == (2, 1, 0.5)
+
+
+def test_call_rate_says_when_it_reopens() -> None:
+    rate = CallRate(2.0)
+    assert rate.reopens_in(0.0) == 0.0
+    rate.started(0.0)
+    rate.started(0.3)
+    assert rate.available(0.5) == 0
+    assert rate.reopens_in(0.5) == pytest.approx(0.5)  # the first start leaves the window at 1.0
+    assert rate.available(1.0) == 1
+    assert rate.reopens_in(1.0) == 0.0
