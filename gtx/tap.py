@@ -30,6 +30,7 @@ from gtx.asterisk.ami_originator import AMIOriginator
 from gtx.config import ConfigError, ConfigProblem, GtxConfig, load_config
 from gtx.dialer.api import configured_from, register_dialer_api
 from gtx.dialer.engine import Dialer
+from gtx.dialer.ivr_callbacks import DialerCallbacks
 from gtx.http import build_root, build_site
 from gtx.ivr.engine import IvrEngine
 from gtx.ivr.session import SessionOutcome
@@ -65,14 +66,6 @@ class GtxNode:
             max_connections_per_host=config.connections_per_host,
             user_agent=f"gtx/{__version__} ({config.node})",
         )
-        self.engine = IvrEngine(
-            clock=reactor,
-            webservice=self.webservice,
-            apps=config.apps,
-            url_app_defaults=config.url_app_defaults,
-            node=config.node,
-            metrics=self.metrics,
-        )
         self.fastagi = FastAGIFactory(
             self._session,
             clock=reactor,
@@ -106,6 +99,17 @@ class GtxNode:
             settings=config.dialer,
             callback_client=self.webservice,
             agents=None,
+        )
+        # The IVR's `callback` action schedules dialer calls; without an Asterisk server to
+        # dial through there is no dialer to ask, and the action says so.
+        self.engine = IvrEngine(
+            clock=reactor,
+            webservice=self.webservice,
+            apps=config.apps,
+            url_app_defaults=config.url_app_defaults,
+            node=config.node,
+            metrics=self.metrics,
+            callbacks=DialerCallbacks(self.dialer, config.dialer) if self.originators else None,
         )
         self.rpc = AuthenticatedXMLRPCResource(
             config.users, clock=reactor, audit=self.store.audit,

@@ -1,8 +1,9 @@
-"""What the IVR engine needs to know about an app and the web service behind it."""
+"""What the IVR engine needs to know about an app and the web service behind it, and what it
+asks of the dialer (call-backs)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -47,3 +48,22 @@ class WebService(Protocol):
         secret: str | None = None,
     ) -> Deferred[object]:
         """Fire with the method's return value, or fail with a gtx.xmlrpc.errors.XMLRPCError."""
+
+
+class CallbackScheduler(Protocol):
+    """Schedules a call back into an IVR app (the ``callback`` action); the dialer implements
+    it (:class:`gtx.dialer.ivr_callbacks.DialerCallbacks`). The IVR engine needs no more of it.
+    """
+
+    def schedule(
+        self,
+        number: str,
+        at: float,
+        app: str | tuple[str, str],
+        vars: Mapping[str, object],
+        caller_id: str | None,
+    ) -> Deferred[str]:
+        """Call ``number`` at ``at`` (epoch seconds); once answered, the call enters ``app``
+        (a configured app's name, or the ``(url, method)`` of a web service named by URL) with
+        ``vars`` as the new session's vars. Fire with the call's id, or fail with an exception
+        whose message says why (it becomes the action's ``error``)."""

@@ -11,7 +11,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from gtx.channel import Channel
-from gtx.ivr.app import IvrApp, WebService
+from gtx.ivr.app import CallbackScheduler, IvrApp, WebService
 from gtx.ivr.session import REFUSED, EngineSettings, Session, SessionOutcome
 from gtx.metrics import Metrics
 
@@ -25,7 +25,8 @@ class IvrEngine:
 
     ``apps`` are the ``[ivr:NAME]`` sections of gtx.ini by name; ``url_app_defaults`` is the
     template for ``ivr?url=…&method=…`` requests (its ``url`` and ``method`` are replaced by the
-    query's), or None to refuse them. ``clock`` times every wait.
+    query's), or None to refuse them. ``clock`` times every wait. ``callbacks`` places the calls
+    of the ``callback`` action (the dialer); without it that action fails.
     """
 
     def __init__(
@@ -39,6 +40,7 @@ class IvrEngine:
         metrics: Metrics,
         new_session_id: Callable[[], str] = _new_session_id,
         log: Logger | None = None,
+        callbacks: CallbackScheduler | None = None,
     ) -> None:
         self.clock = clock
         self.metrics = metrics
@@ -52,6 +54,7 @@ class IvrEngine:
             metrics=metrics,
             new_session_id=new_session_id,
             log=self.log,
+            callbacks=callbacks,
         )
         self._active = 0
         self._accepting = True

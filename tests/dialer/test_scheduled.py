@@ -3,11 +3,14 @@ never before and never twice, across restarts and from another node."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
+from gtx.dialer.ivr_callbacks import DialerCallbacks
 from gtx.dialer.model import CallState, OnAnswer, Outcome
 from gtx.errors import Conflict, InvalidArgument
-from tests.dialer.harness import HOOK, Node, World, request, run
+from tests.dialer.harness import HOOK, SETTINGS, Node, World, request, run
 from tests.dialer.test_nodes import crash
 
 HOUR = 3600.0
@@ -166,3 +169,45 @@ def test_a_call_into_an_app_carries_its_vars_when_scheduled(world: World) -> Non
     assert sent.variables["GTX_DIALER_APP"] == "survey"
     assert sent.variables["GTX_STATUS"] == "READY"
     assert sent.variables["GTX_VARS"] == '{"topic":"billing"}'
+
+
+# -- the IVR's callback action, through DialerCallbacks -------------------------------------
+
+
+def test_a_call_back_of_the_ivr_is_a_scheduled_call_into_the_app(world: World) -> None:
+    node = world.node()
+    callbacks = DialerCallbacks(node.dialer, SETTINGS)
+    due = world.clock.seconds() + 60
+    call_id = run(callbacks.schedule("5551000", due, "survey", {"topic": "billing"},
+                                     '"Support" <100>'))
+    request = world.store.calls[call_id].request
+    assert (request.destination, request.channel, request.not_before) == (
+        "5551000", SETTINGS.channel, due)
+    assert (request.on_answer, request.caller_id) == (OnAnswer(app="survey"), '"Support" <100>')
+    world.advance(59)
+    assert dialled(world) == []
+    world.advance(1)
+    ((_, sent),) = world.originator.originated
+    assert sent.variables["GTX_DIALER_APP"] == "survey"
+    assert sent.variables["GTX_VARS"] == '{"topic":"billing"}'
+    assert sent.caller_id == '"Support" <100>'
+
+
+def test_a_call_back_into_a_web_service_named_by_url(world: World) -> None:
+    node = world.node()
+    callbacks = DialerCallbacks(node.dialer, SETTINGS)
+    call_id = run(callbacks.schedule("5551000", world.clock.seconds() + 5,
+                                     ("https://shop.example/rpc", "shop.start"), {}, None))
+    assert world.store.calls[call_id].request.on_answer == OnAnswer(
+        url="https://shop.example/rpc", method="shop.start")
+
+
+def test_call_backs_refused_by_the_dialer(world: World) -> None:
+    node = world.node()
+    with pytest.raises(Conflict, match=r"no \[dialer\] channel in gtx.ini"):
+        run(DialerCallbacks(node.dialer, replace(SETTINGS, channel=None)).schedule(
+            "5551000", world.clock.seconds() + 60, "survey", {}, None))
+    with pytest.raises(InvalidArgument, match="is in the past"):
+        run(DialerCallbacks(node.dialer, SETTINGS).schedule(
+            "5551000", world.clock.seconds() - HOUR, "survey", {}, None))
+    assert world.store.calls == {}

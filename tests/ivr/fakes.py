@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from twisted.internet.defer import Deferred, fail
+from twisted.internet.defer import Deferred, fail, succeed
 from twisted.internet.task import Clock
 
 from gtx.channel import (
@@ -357,3 +357,20 @@ class FakeWebService:
 
     def methods(self) -> list[str]:
         return [c.method for c in self.calls]
+
+
+@dataclass
+class FakeScheduler:
+    """A :class:`gtx.ivr.app.CallbackScheduler` that records what it was asked; ``refuse``
+    (an exception) makes it fail instead."""
+
+    scheduled: list[tuple[str, float, object, dict[str, object], str | None]] = field(
+        default_factory=list)
+    refuse: Exception | None = None
+
+    def schedule(self, number: str, at: float, app: str | tuple[str, str],
+                 vars: Mapping[str, object], caller_id: str | None) -> Deferred[str]:
+        if self.refuse is not None:
+            return fail(self.refuse)
+        self.scheduled.append((number, at, app, dict(vars), caller_id))
+        return succeed(f"call-{len(self.scheduled)}")

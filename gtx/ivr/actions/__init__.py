@@ -3,7 +3,7 @@
 Each action module registers its classes in :data:`REGISTRY` (action name → class).
 """
 
-from gtx.ivr.actions import calls, control, media, read, record
+from gtx.ivr.actions import callback, calls, control, media, read, record
 from gtx.ivr.actions.base import (
     FAILED,
     HANGUP,
@@ -34,6 +34,7 @@ __all__ = [
     "GotoTarget",
     "RunContext",
     "ValidationContext",
+    "callback",
     "calls",
     "control",
     "media",

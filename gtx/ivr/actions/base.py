@@ -8,8 +8,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import ClassVar, Self, TypeVar
 
+from twisted.internet.interfaces import IReactorTime
+
 from gtx.channel import Channel
-from gtx.ivr.app import IvrApp
+from gtx.ivr.app import CallbackScheduler, IvrApp
 from gtx.ivr.fields import NAME_RE, Fields
 from gtx.ivr.state import Target
 
@@ -42,6 +44,8 @@ class RunContext:
     session: str
     step: int
     app: IvrApp
+    clock: IReactorTime
+    scheduler: CallbackScheduler | None = None  # None: no dialer here, `callback` fails
 
 
 @dataclass(frozen=True)

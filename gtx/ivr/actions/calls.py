@@ -28,7 +28,7 @@ QUEUE_OPTIONS: Final = frozenset("cCdhHiIkKnrRtTwWxX")
 #: A dial string: TECH/resource, without the characters that would let it smuggle in more
 #: targets or Dial() arguments (& , |), spaces, quotes or dialplan expressions.
 _DIAL_STRING_RE: Final = re.compile(r"[A-Za-z0-9_]{1,20}/[A-Za-z0-9_\-.@:+*#=/]{1,200}")
-_CALLER_ID_RE: Final = re.compile(r"[^\x00-\x1f\x7f\\$,|&]{1,80}")
+CALLER_ID_RE: Final = re.compile(r"[^\x00-\x1f\x7f\\$,|&]{1,80}")
 _EXTENSION_RE: Final = re.compile(r"[A-Za-z0-9_\-+*#.]{1,80}")
 MAX_TARGETS: Final = 20
 
@@ -82,7 +82,7 @@ class Dial(Action):
             targets=targets,
             timeout=fields.integer("timeout", 30, low=1, high=600),
             caller_id=fields.optional_string(
-                "caller_id", pattern=_CALLER_ID_RE,
+                "caller_id", pattern=CALLER_ID_RE,
                 expected="a caller id such as '\"Sales\" <0123>' without , | & $ or \\",
             ),
             options=_options(fields, DIAL_OPTIONS, "Dial"),
