@@ -58,21 +58,34 @@ async def listen(factory: Any) -> Any:
     return await serverFromString(reactor, "tcp:0:interface=127.0.0.1").listen(factory)
 
 
+#: A web service method of the survey app: the request in, the answer out.
+Step = Callable[[dict[str, Any]], object]
+
+
 @asynccontextmanager
-async def stack(destinations: dict[str, DialDestination]) -> AsyncIterator[Stack]:
+async def stack(destinations: dict[str, DialDestination],
+                steps: dict[str, Step] | None = None) -> AsyncIterator[Stack]:
+    """The node and its surroundings; ``steps`` adds or replaces methods of the survey app's
+    web service (by default ``survey.start`` plays hello-world and ends)."""
     ivr_requests: list[dict[str, Any]] = []
     events: list[dict[str, Any]] = []
     service = XMLRPCResource()
+    answers: dict[str, Step] = {
+        "survey.start": lambda request: {"actions": [{"action": "play",
+                                                      "files": ["hello-world"]}]},
+        **(steps or {}),
+    }
 
-    def ivr_start(ctx: CallContext, request: dict[str, Any]) -> object:
+    def ivr_step(ctx: CallContext, request: dict[str, Any]) -> object:
         ivr_requests.append(request)
-        return {"actions": [{"action": "play", "files": ["hello-world"]}]}
+        return answers[ctx.method](request)
 
     def on_event(ctx: CallContext, event: dict[str, Any]) -> object:
         events.append(event)
         return True
 
-    service.register("survey.start", ivr_start)
+    for method in answers:
+        service.register(method, ivr_step)
     service.register("crm.event", on_event)
     service_port = await listen(Site(service))
     service_url = f"http://127.0.0.1:{service_port.getHost().port}/RPC2"
@@ -228,3 +241,44 @@ async def test_writes_are_audited() -> None:
     assert [(e.user, e.method) for e in entries] == [("crm", "dialer.dnc.add")]
     assert entries[0].peer == "127.0.0.1"
 
+
+
+@pytest_twisted.ensureDeferred
+async def test_ivr_callback_action_has_the_number_called_back_into_the_app() -> None:
+    """"Press 1 to be called back": the survey app, reached by a first call, asks for a call
+    back in one second; the dialer calls that number then, and the called-back person enters
+    the survey app with the vars the action gave."""
+
+    def start(request: dict[str, Any]) -> object:
+        if request["vars"].get("reason") == "billing":  # the call back
+            return {"actions": [{"action": "play", "files": ["hello-world"]}]}
+        return {"actions": [{"action": "callback", "name": "later", "number": "5557000",
+                             "delay": 1, "vars": {"reason": "billing", "case": 42}}],
+                "next": "survey.booked"}
+
+    steps: dict[str, Step] = {"survey.start": start, "survey.booked": lambda request: {}}
+    destinations = {"PJSIP/5551000@trunk": DialDestination.answer(after=1, talk=60),
+                    "PJSIP/5557000@trunk": DialDestination.answer(after=1, talk=60)}
+    async with stack(destinations, steps) as s:
+        first = await s.rpc("dialer.call", "5551000", {"on_answer": {"app": "survey"},
+                                                        "vars": {"customer": "C-42"}})
+        await s.until(lambda: any(r["step"] == 2 for r in s.ivr_requests))
+        booked = next(r for r in s.ivr_requests if r["step"] == 2)["result"]["later"]
+        assert booked["status"] == "ok", booked
+        queued = await s.rpc("dialer.call_status", booked["call_id"])
+        await s.until(lambda: len([r for r in s.ivr_requests if r["step"] == 1]) == 2)
+        called_back = await s.rpc("dialer.call_status", booked["call_id"])
+        first_status = await s.rpc("dialer.call_status", first["call_id"])
+    assert booked["number"] == "5557000"
+    assert queued["state"] == "queued"  # stored at once, dialled only when due
+    assert queued["number"] == "5557000"
+    assert called_back["state"] in ("answered", "completed")
+    assert called_back["dialing"] >= booked["at"]  # both UTC ISO 8601 with milliseconds
+    first_request, booked_request, back_request = s.ivr_requests
+    assert first_request["vars"] == {"customer": "C-42"}
+    assert booked_request["session"] == first_request["session"]
+    assert back_request["step"] == 1
+    assert back_request["app"] == "survey"
+    assert back_request["vars"] == {"reason": "billing", "case": 42}
+    assert back_request["session"] != first_request["session"]
+    assert first_status["number"] == "5551000"
