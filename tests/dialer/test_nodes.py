@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 
 import pytest
+from twisted.internet.defer import Deferred
 
 from gtx.dialer.model import CallState, CampaignState, ContactState, Outcome
 from tests.dialer import fakes
@@ -133,3 +134,23 @@ def test_a_campaign_paused_through_another_node_stops_dialling_here(world: World
     assert len(world.originator.originated) == before
     assert cid not in a.dialer.runners
     assert all(c.state is not ContactState.DIALING for c in world.store.contacts.values())
+
+
+def test_a_queued_campaign_call_is_sent_after_a_restart_once(world: World) -> None:
+    """The node died after storing the call, before recording `dialing`: never sent."""
+    first = world.node()
+    world.store.update_call = lambda *args, **kwargs: Deferred()  # type: ignore[method-assign]
+    cid = world.campaign(first.dialer, ["5552000", "5552001"], max_concurrent=1, max_cps=10)
+    run(first.dialer.start(cid))
+    world.advance(1)
+    (queued,) = [c for c in world.store.calls.values() if c.state is CallState.QUEUED]
+    crash(first)
+    del world.store.update_call  # the database answers again
+    assert world.originator.originated == []
+    second = world.node()
+    world.advance(120)
+    assert world.store.calls[queued.call_id].outcome is Outcome.ANSWERED
+    assert world.originator.originated[0][1].call_id == queued.call_id  # the same call, sent
+    dialled = Counter(world.originator.number_of(r) for _, r in world.originator.originated)
+    assert dialled == {"5552000": 1, "5552001": 1}
+    assert run(second.dialer.campaign_status(cid)).campaign.state is CampaignState.COMPLETED
