@@ -26,8 +26,10 @@ from gtx.asterisk.agi_channel import FastAGIChannel
 from gtx.asterisk.agi_protocol import FastAGILimits
 from gtx.asterisk.agi_server import FastAGIFactory
 from gtx.asterisk.ami import AMIClient
+from gtx.asterisk.ami_agents import AMIAgentSource, CombinedAgents
 from gtx.asterisk.ami_originator import AMIOriginator
 from gtx.config import ConfigError, ConfigProblem, GtxConfig, load_config
+from gtx.dialer.agents import AgentSource
 from gtx.dialer.api import configured_from, register_dialer_api
 from gtx.dialer.engine import Dialer
 from gtx.dialer.ivr_callbacks import DialerCallbacks
@@ -85,12 +87,14 @@ class GtxNode:
         self.store_ready = False
         self.ami: dict[str, AMIClient] = {}
         self.originators: dict[str, Originator] = {}
+        self.agents: dict[str, AgentSource] = {}
         for server in config.asterisk.values():
             if server.ami:
                 client = AMIClient(server.name, clientFromString(reactor, server.ami),
                                    server.ami_user or "", server.ami_secret or "", clock=reactor)
                 self.ami[server.name] = client
                 self.originators[server.name] = AMIOriginator(client, reactor)
+                self.agents[server.name] = AMIAgentSource(client)
         self.dialer = Dialer(
             clock=reactor,
             store=self.store,
@@ -98,7 +102,7 @@ class GtxNode:
             node=config.node,
             settings=config.dialer,
             callback_client=self.webservice,
-            agents=None,
+            agents=CombinedAgents(self.agents),
         )
         # The IVR's `callback` action schedules dialer calls; without an Asterisk server to
         # dial through there is no dialer to ask, and the action says so.
