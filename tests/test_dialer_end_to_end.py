@@ -64,9 +64,11 @@ Step = Callable[[dict[str, Any]], object]
 
 @asynccontextmanager
 async def stack(destinations: dict[str, DialDestination],
-                steps: dict[str, Step] | None = None) -> AsyncIterator[Stack]:
+                steps: dict[str, Step] | None = None,
+                members: dict[str, list[str]] | None = None) -> AsyncIterator[Stack]:
     """The node and its surroundings; ``steps`` adds or replaces methods of the survey app's
-    web service (by default ``survey.start`` plays hello-world and ends)."""
+    web service (by default ``survey.start`` plays hello-world and ends); ``members`` logs
+    agents into queues of the emulated Asterisk before the node connects."""
     ivr_requests: list[dict[str, Any]] = []
     events: list[dict[str, Any]] = []
     service = XMLRPCResource()
@@ -95,6 +97,9 @@ async def stack(destinations: dict[str, DialDestination],
     # The AMI server needs the node's FastAGI port and the node needs the AMI port: listen
     # on the AMI side first, point it at the node once the node listens.
     ami = EmulatedAMIServer(asterisk, users={"gtx": "gtxsecret"}, reactor=reactor)
+    for queue, agents in (members or {}).items():
+        for agent in agents:
+            ami.set_queue_member(queue, agent)
     ami_port = await listen(ami)
     config = parse_config(
         "[gtx]\nnode = e2e\nshutdown_timeout = 2\n[store]\nurl = sqlite://\n"
@@ -282,3 +287,36 @@ async def test_ivr_callback_action_has_the_number_called_back_into_the_app() -> 
     assert back_request["vars"] == {"reason": "billing", "case": 42}
     assert back_request["session"] != first_request["session"]
     assert first_status["number"] == "5551000"
+
+
+@pytest_twisted.ensureDeferred
+async def test_progressive_campaign_paces_on_the_queues_free_agents() -> None:
+    numbers = [f"55540{n:02d}" for n in range(5)]
+    destinations = {f"PJSIP/{n}@trunk": DialDestination.answer(after=1, talk=5)
+                    for n in numbers}
+    async with stack(destinations, members={"sales": ["agent1", "agent2"]}) as s:
+        agents = s.node.dialer.agents
+        await s.until(lambda: agents is not None and agents.free_agents("sales") == 2)
+        campaign = await s.rpc("dialer.campaign.create", {
+            "name": "sales calls", "mode": "progressive", "queue": "sales",
+            "max_concurrent": 10, "max_cps": 10, "timeout": 5, "max_attempts": 1,
+            "windows": [{"days": "mon-sun", "start": "00:00", "end": "23:59"}],
+        })
+        campaign_id = campaign["campaign_id"]
+        await s.rpc("dialer.campaign.add_contacts", campaign_id,
+                    [{"number": n} for n in numbers])
+        await s.rpc("dialer.campaign.start", campaign_id)
+        most_at_once = 0
+        status: dict[str, Any] = {}
+        for _ in range(2000):
+            status = await s.rpc("dialer.campaign.status", campaign_id)
+            most_at_once = max(most_at_once, status["counters"].get("dialing", 0))
+            if status["state"] == "completed":
+                break
+            await deferLater(reactor, 0.01, lambda: None)
+        originates = [a for a in s.ami.actions if a.get("Action") == "Originate"]
+    assert status["state"] == "completed"
+    assert status["counters"]["answered"] == 5
+    assert most_at_once <= 2  # one call per free agent
+    assert len(originates) == 5
+    assert all("GTX_DIALER_QUEUE=sales" in a.get_all("Variable") for a in originates)

@@ -211,22 +211,29 @@ async def _to_queue(run: DialplanRun, call_id: str, queue_name: str) -> None:
         run.app("Playback", run.variable("GTX_SAFE_HARBOR") or "vm-goodbye")
         await run.wait(SAFE_HARBOR_SECONDS)
         return
+    host = run.call.host
     member.in_call = True
-    await _wait_keeping(run, answer_in, member)
-    started = run.call.host.asterisk.clock.seconds()
+    # The member's device state changes: Asterisk says so with QueueMemberStatus (Status 2,
+    # in use, while it takes the call; Status 1 again after), as in ami-queue-members.txt.
+    host.emit(queue.member_event("QueueMemberStatus", member))
+    await _wait_keeping(run, answer_in, member, queue)
+    started = host.asterisk.clock.seconds()
     try:
         await run.until_hangup()
     finally:
         member.in_call = False
-        asterisk = run.call.host.asterisk
+        asterisk = host.asterisk
         queue.call_completed(member, asterisk.clock.seconds() - started, int(asterisk.epoch()))
+        host.emit(queue.member_event("QueueMemberStatus", member))
 
 
-async def _wait_keeping(run: DialplanRun, seconds: float, member: QueueMember) -> None:
+async def _wait_keeping(run: DialplanRun, seconds: float, member: QueueMember,
+                        queue: EmulatedQueue) -> None:
     try:
         await run.wait(seconds)
     except ChannelHungUp:
         member.in_call = False
+        run.call.host.emit(queue.member_event("QueueMemberStatus", member))
         raise
 
 

@@ -331,8 +331,8 @@ def test_emulated_reconnect_resynchronises() -> None:
     pbx.stop()
 
 
-def test_emulated_queue_call_seen_by_the_refresh() -> None:
-    pbx = Emulated(refresh=30.0)
+def test_emulated_queue_call_is_followed_from_member_events() -> None:
+    pbx = Emulated(refresh=3600.0)  # no periodic refresh: the events alone must do
     pbx.asterisk.destinations["PJSIP/5551234@trunk"] = DialDestination.answer(after=1, talk=50)
     pbx.console.action(
         ("Action", "Originate"), ("Channel", "PJSIP/5551234@trunk"), ("Context", "gtx-dialer"),
@@ -342,12 +342,9 @@ def test_emulated_queue_call_seen_by_the_refresh() -> None:
     run(pbx.clock, 5)
     assert [m.name for m in pbx.server.queue("sales").members.values() if m.in_call] == [
         "agent1"]
-    # The emulated dialplan puts the caller through to an agent without member events, so
-    # what the source knows comes from its periodic QueueStatus.
-    assert pbx.free() == (2, 0)
-    run(pbx.clock, 26)
+    # QueueMemberStatus (Status 2) says at once that agent1 took the call ...
     assert pbx.free() == (1, 0)
-    run(pbx.clock, 60)  # the call is over; the next refresh sees agent1 free again
+    run(pbx.clock, 60)  # ... and (Status 1) that it is free again once the call is over
     assert not pbx.server.live_channels()
     assert pbx.free() == (2, 0)
     pbx.stop()
