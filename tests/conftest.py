@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 
+from tests.pg import PostgresCluster, PostgresMissing, find_bindir
+
 ROOT = Path(__file__).resolve().parent.parent
 #: Real Asterisk reference material (exchanges recorded on a real Asterisk, its configuration
 #: and its AGI command list), kept as test data.
@@ -42,3 +44,29 @@ def menu_server() -> Iterator[Any]:
 def menu_url(menu_server: Any) -> str:
     """The XML-RPC URL of the example menu service."""
     return f"http://127.0.0.1:{menu_server.server_address[1]}/RPC2"
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[PostgresCluster]:
+    """The session's PostgreSQL server (fails, never skips, when it cannot be started)."""
+    try:
+        bindir = find_bindir()
+    except PostgresMissing as e:
+        pytest.fail(str(e))
+    cluster = PostgresCluster(bindir)
+    started = False
+    try:
+        cluster.init()
+        cluster.start()
+        started = True
+        yield cluster
+    finally:
+        if started:
+            cluster.stop()
+        cluster.remove()
+
+
+@pytest.fixture
+def pg_url(pg_cluster: PostgresCluster) -> str:
+    """A URL of an empty PostgreSQL database (for the PostgreSQL-only tests)."""
+    return pg_cluster.create_database()

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import psycopg2
@@ -12,30 +12,10 @@ import pytest_twisted
 
 from gtx.store import open_store
 from gtx.store.api import Store
-from tests.pg import PostgresCluster, PostgresMissing, find_bindir
+from tests.pg import PostgresCluster
 
 #: Every table of the store's data (not schema_version).
 TABLES = ("contacts", "campaigns", "outbox", "calls", "dnc", "audit")
-
-
-@pytest.fixture(scope="session")
-def pg_cluster() -> Iterator[PostgresCluster]:
-    """The session's PostgreSQL server (fails, never skips, when it cannot be started)."""
-    try:
-        bindir = find_bindir()
-    except PostgresMissing as e:
-        pytest.fail(str(e))
-    cluster = PostgresCluster(bindir)
-    started = False
-    try:
-        cluster.init()
-        cluster.start()
-        started = True
-        yield cluster
-    finally:
-        if started:
-            cluster.stop()
-        cluster.remove()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -57,12 +37,6 @@ def store_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> s
 def pg_shared_url(pg_cluster: PostgresCluster) -> str:
     """One PostgreSQL database the contract tests share, emptied before each test (a new
     database per test would cost a tenth of a second each)."""
-    return pg_cluster.create_database()
-
-
-@pytest.fixture
-def pg_url(pg_cluster: PostgresCluster) -> str:
-    """A URL of an empty PostgreSQL database (for the PostgreSQL-only tests)."""
     return pg_cluster.create_database()
 
 

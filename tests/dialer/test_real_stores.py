@@ -1,4 +1,5 @@
-"""A subset of the dialer's tests on the real SQLite store (its answers come from a thread).
+"""A subset of the dialer's tests on the real stores, SQLite and PostgreSQL (their answers come
+from a thread).
 
 Time is still a Clock; the store answers through the reactor, so each test advances the clock
 in small steps and polls for the condition it waits for.
@@ -10,6 +11,7 @@ import itertools
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
+import pytest
 import pytest_twisted
 from twisted.internet.task import Clock, deferLater
 
@@ -30,11 +32,13 @@ from tests.dialer import fakes
 from tests.dialer.harness import HOOK, MONDAY_10H, SETTINGS, request
 
 
-@pytest_twisted.async_yield_fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
+@pytest_twisted.async_yield_fixture(params=["sqlite", "postgresql"])
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
     from twisted.internet import reactor
 
-    opened = open_store(f"sqlite://{tmp_path}/gtx.db", reactor=reactor)
+    url = (f"sqlite://{tmp_path}/gtx.db" if request.param == "sqlite"
+           else request.getfixturevalue("pg_url"))
+    opened = open_store(url, reactor=reactor)
     await opened.upgrade()
     yield opened
     await opened.close()
