@@ -66,8 +66,9 @@ class DialerMethods:
     @xmlrpc_method(
         signature=[["struct", "string"], ["struct", "string", "struct"]],
         help="Place one call to a number: call(destination, {channel, caller_id, timeout, "
-             "vars, on_answer, callback, amd, asterisk}) -> {call_id}. The call is queued, "
-             "then dialled; follow it with call_status or a callback.",
+             "vars, on_answer, callback, amd, asterisk, at | delay}) -> {call_id}. The call "
+             "is queued, then dialled (at `at`, or `delay` seconds from now, when given); "
+             "follow it with call_status or a callback.",
     )
     async def call(self, ctx: CallContext, destination: object,
                    options: object = None) -> s.Struct:

@@ -119,6 +119,7 @@ def call_struct(call: Call) -> Struct:
         contact_id=call.contact_id,
         attempt=call.attempt,
         created=iso(call.created),
+        at=None if call.request.not_before is None else iso(call.request.not_before),
         dialing=None if call.dialing_at is None else iso(call.dialing_at),
         answered=None if call.answered_at is None else iso(call.answered_at),
         ended=None if call.ended_at is None else iso(call.ended_at),
