@@ -320,3 +320,44 @@ async def test_progressive_campaign_paces_on_the_queues_free_agents() -> None:
     assert most_at_once <= 2  # one call per free agent
     assert len(originates) == 5
     assert all("GTX_DIALER_QUEUE=sales" in a.get_all("Variable") for a in originates)
+
+
+@pytest_twisted.ensureDeferred
+async def test_campaign_survives_the_ami_link_dropping() -> None:
+    numbers = [f"55550{n:02d}" for n in range(8)]
+    destinations = {f"PJSIP/{n}@trunk": DialDestination.answer(after=1, talk=3)
+                    for n in numbers}
+    async with stack(destinations) as s:
+        campaign = await s.rpc("dialer.campaign.create", {
+            "name": "link drop", "mode": "broadcast", "on_answer": {"app": "survey"},
+            "max_concurrent": 2, "max_cps": 4, "timeout": 5, "max_attempts": 3,
+            "retry": {"failed": {"attempts": 3, "delay": 1}},
+            "windows": [{"days": "mon-sun", "start": "00:00", "end": "23:59"}],
+        })
+        campaign_id = campaign["campaign_id"]
+        await s.rpc("dialer.campaign.add_contacts", campaign_id,
+                    [{"number": n} for n in numbers])
+        await s.rpc("dialer.campaign.start", campaign_id)
+        originated = lambda: [a for a in s.ami.actions if a.get("Action") == "Originate"]  # noqa: E731
+        await s.until(lambda: len(originated()) >= 3)
+        s.ami.disconnect_all()  # the AMI link drops in the middle of the campaign
+        await s.until(lambda: not s.node.ami["pbx1"].connected)
+        await s.until(lambda: s.node.ami["pbx1"].connected)  # reconnects with back-off
+        status: dict[str, Any] = {}
+        for _ in range(3000):
+            status = await s.rpc("dialer.campaign.status", campaign_id)
+            if status["state"] == "completed":
+                break
+            await deferLater(reactor, 0.01, lambda: None)
+        results = await s.rpc("dialer.campaign.results", campaign_id, {"limit": 100})
+    assert status["state"] == "completed"
+    # Every contact reached an end, and none was ever being dialled twice at once.
+    assert status["counters"]["done"] == 8
+    by_number: dict[str, list[dict[str, Any]]] = {}
+    for call in results["calls"]:
+        by_number.setdefault(call["number"], []).append(call)
+    assert sorted(by_number) == numbers
+    for calls in by_number.values():
+        assert [c for c in calls if c["state"] != "completed"] == []
+        answered = [c for c in calls if c.get("outcome") == "answered"]
+        assert len(answered) <= 1
