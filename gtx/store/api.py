@@ -20,6 +20,7 @@ from typing import Protocol
 
 from twisted.internet.defer import Deferred
 
+from gtx.audit import AuditEntry
 from gtx.dialer.model import (
     Call,
     Callback,
@@ -78,15 +79,6 @@ class OutboxEvent:
     callback: Callback
     tries: int  # deliveries tried so far
     due: float  # when to try next
-
-
-@dataclass(frozen=True)
-class AuditEntry:
-    at: float
-    user: str
-    method: str
-    peer: str
-    summary: str  # the arguments, shortened (no secrets)
 
 
 class Store(Protocol):

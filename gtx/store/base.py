@@ -22,6 +22,7 @@ from twisted.internet.defer import Deferred, fail, succeed
 from twisted.internet.interfaces import IReactorTime
 from twisted.python.failure import Failure
 
+from gtx.audit import AuditEntry
 from gtx.dialer.model import (
     Call,
     Callback,
@@ -37,7 +38,6 @@ from gtx.dialer.model import (
 from gtx.store import calls, campaigns, lists, migrations, outbox
 from gtx.store.api import (
     AddContactsResult,
-    AuditEntry,
     ConflictError,
     ContactOutcome,
     OutboxEvent,

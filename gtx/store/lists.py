@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from gtx.store.api import AuditEntry
+from gtx.audit import AuditEntry
 from gtx.store.sql import Sql, chunks
 
 

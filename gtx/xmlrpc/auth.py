@@ -42,9 +42,9 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.web.server import Request
 
+from gtx.audit import AuditEntry
 from gtx.config import ApiUser
 from gtx.errors import ApiError, Forbidden, Unauthorized
-from gtx.store.api import AuditEntry
 from gtx.xmlrpc.codec import DEFAULT_MAX_SIZE
 from gtx.xmlrpc.server import CallContext, XMLRPCResource
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 
 from twisted.internet.defer import Deferred, fail, succeed
 
+from gtx.audit import AuditEntry
 from gtx.dialer.model import (
     Call,
     Callback,
@@ -28,7 +29,6 @@ from gtx.dialer.model import (
 )
 from gtx.store.api import (
     AddContactsResult,
-    AuditEntry,
     ConflictError,
     ContactOutcome,
     NotFoundError,

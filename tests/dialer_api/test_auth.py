@@ -7,10 +7,10 @@ from twisted.internet.defer import Deferred, fail, succeed
 from twisted.internet.task import Clock
 from twisted.logger import LogEvent, Logger
 
+from gtx.audit import AuditEntry
 from gtx.config import ApiUser, DialerSettings
 from gtx.dialer.api import register_dialer_api
 from gtx.errors import Unauthorized
-from gtx.store.api import AuditEntry
 from gtx.xmlrpc.auth import (
     AuthenticatedXMLRPCResource,
     access_notice,

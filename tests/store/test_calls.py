@@ -6,8 +6,9 @@ from __future__ import annotations
 import pytest
 import pytest_twisted
 
+from gtx.audit import AuditEntry
 from gtx.dialer.model import Callback, CallEvent, CallState, ContactState, Outcome
-from gtx.store.api import AuditEntry, ConflictError, ContactOutcome, NotFoundError, Store
+from gtx.store.api import ConflictError, ContactOutcome, NotFoundError, Store
 from tests.store.values import NODE, T0, call, contacts, request, spec
 
 CRM = Callback(url="http://crm.example/RPC2", method="call.event")
