@@ -38,40 +38,33 @@ FINAL_STATES: Final = frozenset({"completed", "stopped"})
 _CONTACT_STATES: Final = ("pending", "dialing", "done", "dnc")
 
 
-class _Transport(xmlrpc.client.Transport):
-    """Sends ``Authorization`` with every request, and bounds every wait."""
+class _Bounded:
+    """Sends ``Authorization`` with every request, and bounds every wait (mixed into the
+    standard library's transports, plain and TLS)."""
 
-    def __init__(self, auth: str | None, timeout: float) -> None:
-        super().__init__()
-        self.auth = auth
-        self.timeout = timeout
+    auth: str | None
+    timeout: float
 
     def send_headers(self, connection: http.client.HTTPConnection,
                      headers: list[tuple[str, str]]) -> None:
-        super().send_headers(connection, _with_auth(headers, self.auth))
+        super().send_headers(connection, _with_auth(headers, self.auth))  # type: ignore[misc]
 
     def make_connection(self, host: Any) -> http.client.HTTPConnection:
-        connection = super().make_connection(host)
+        connection: http.client.HTTPConnection = super().make_connection(host)  # type: ignore[misc]
         connection.timeout = self.timeout
         return connection
 
 
-class _SafeTransport(xmlrpc.client.SafeTransport):
-    """:class:`_Transport` over TLS."""
-
+class _Transport(_Bounded, xmlrpc.client.Transport):
     def __init__(self, auth: str | None, timeout: float) -> None:
         super().__init__()
-        self.auth = auth
-        self.timeout = timeout
+        self.auth, self.timeout = auth, timeout
 
-    def send_headers(self, connection: http.client.HTTPConnection,
-                     headers: list[tuple[str, str]]) -> None:
-        super().send_headers(connection, _with_auth(headers, self.auth))
 
-    def make_connection(self, host: Any) -> http.client.HTTPSConnection:
-        connection = super().make_connection(host)
-        connection.timeout = self.timeout
-        return connection
+class _SafeTransport(_Bounded, xmlrpc.client.SafeTransport):  # type: ignore[misc]  # HTTPS is an HTTPConnection
+    def __init__(self, auth: str | None, timeout: float) -> None:
+        super().__init__()
+        self.auth, self.timeout = auth, timeout
 
 
 def _with_auth(headers: list[tuple[str, str]], auth: str | None) -> list[tuple[str, str]]:

@@ -19,6 +19,7 @@ from typing import Final
 from urllib.parse import urlsplit
 
 from gtx.errors import InvalidArgument
+from gtx.xmlrpc.describe import describe
 
 #: Names of variables (channel / session variables): what the IVR API accepts too.
 VAR_NAME_RE: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
@@ -34,22 +35,6 @@ _SEPARATORS: Final = str.maketrans("", "", " -.()/")
 _NUMBER_RE: Final = re.compile(r"\+?[0-9]{3,20}")
 _MAX_STRING: Final = 1024
 _CONTROL_RE: Final = re.compile(r"[\x00-\x1f\x7f]")
-
-
-def describe(value: object) -> str:
-    """A short description of a received value, safe to put in a fault message."""
-    if value is None:
-        return "nil"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, dict):
-        return "a struct"
-    if isinstance(value, list | tuple):
-        return "an array"
-    if isinstance(value, bytes):
-        return "base64 data"
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def wrong(path: str, expected: str, got: object) -> InvalidArgument:

@@ -15,6 +15,7 @@ from typing import Final
 
 from gtx.channel import DTMF_DIGITS
 from gtx.ivr.errors import InvalidResponse
+from gtx.xmlrpc.describe import describe
 
 #: Names of variables, action results and set() targets.
 NAME_RE: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
@@ -26,20 +27,6 @@ METHOD_RE: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_.:/\-]{0,127}")
 DIALPLAN_NAME_RE: Final = re.compile(r"[A-Za-z0-9_\-.]{1,80}")
 
 _MISSING: Final = object()
-
-
-def describe(value: object) -> str:
-    """A short, safe description of a received value for an error message."""
-    if value is None:
-        return "nil"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, dict):
-        return "a struct"
-    if isinstance(value, list | tuple):
-        return "an array"
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def has_control_characters(text: str) -> bool:

@@ -16,8 +16,9 @@ from typing import Final
 from gtx.ivr.actions import REGISTRY, Action, ValidationContext
 from gtx.ivr.actions.control import parse_target
 from gtx.ivr.errors import InvalidResponse
-from gtx.ivr.fields import METHOD_RE, NAME_RE, Fields, describe
+from gtx.ivr.fields import METHOD_RE, NAME_RE, Fields
 from gtx.ivr.state import Target
+from gtx.xmlrpc.describe import describe
 
 MAX_ACTIONS: Final = 100
 MAX_VAR_DEPTH: Final = 8
