@@ -1,0 +1,82 @@
+"""Recording a live channel on an Asterisk server: the interface the Recorder API drives.
+
+A :class:`RecordingControl` is one configured Asterisk server seen from the recorder. The AMI
+adapter (:mod:`gtx.asterisk.ami_recorder`, MixMonitor) implements it today; an ARI adapter will
+implement the same interface. Nothing under :mod:`gtx.recorder` knows AMI actions or events.
+
+Pausing writes silence (``MixMonitorMute``), so a file's length stays true to the call; the
+alternative (ARI's recording pause) leaves a gap instead — see docs/recorder-api.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Protocol
+
+from twisted.internet.defer import Deferred
+
+
+class RecordingError(Exception):
+    """Asterisk refused or failed a recording command."""
+
+
+class NoSuchChannel(RecordingError):
+    """The channel does not exist (any more) on that server (``Message: No such channel``)."""
+
+
+class RecordingUnavailable(RecordingError):
+    """The link to that Asterisk server is down: nothing was sent."""
+
+
+@dataclass(frozen=True)
+class RecordCommand:
+    """Start recording a channel into files on the Asterisk host."""
+
+    channel: str  # the channel name, or its Uniqueid (AMI accepts both)
+    file: str  # the mixed file (absolute path on the Asterisk host, with extension)
+    receive_file: str | None = None  # split legs: what the channel hears (MixMonitor r())
+    transmit_file: str | None = None  # split legs: what the channel says (MixMonitor t())
+    beep_seconds: int | None = None  # a periodic beep every N seconds (MixMonitor B())
+    max_seconds: int | None = None  # stop by itself after N seconds
+    only_bridged: bool = True  # record only while bridged (MixMonitor b) — False for IVRs
+    recording_id: str = ""  # set on the channel (GTX_RECORDING_ID) to match events
+
+
+class RecordingProgress(StrEnum):
+    STARTED = "started"
+    STOPPED = "stopped"  # the recording ended (stop, hang-up, max length): files are closed
+
+
+@dataclass(frozen=True)
+class RecordingUpdate:
+    recording_id: str
+    progress: RecordingProgress
+    cause: str | None = None  # "stopped", "hangup", "max_seconds", "link lost" …
+
+
+#: Receives the updates of one recording, in order; STOPPED comes once, last.
+RecordingSink = Callable[[RecordingUpdate], None]
+
+
+class RecordingControl(Protocol):
+    """One Asterisk server, as the recorder uses it."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def connected(self) -> bool: ...
+
+    def start(self, command: RecordCommand, on_update: RecordingSink) -> Deferred[None]:
+        """Start recording; fails with NoSuchChannel, RecordingUnavailable or RecordingError."""
+
+    def mute(self, channel: str, muted: bool) -> Deferred[None]:
+        """Pause (write silence) or resume a channel's recording."""
+
+    def stop(self, channel: str) -> Deferred[None]:
+        """Stop a channel's recording (its STOPPED update follows)."""
+
+    def channel_exists(self, channel: str) -> Deferred[bool]:
+        """Whether the channel is still up (reconciliation after a restart or reconnect)."""
