@@ -50,6 +50,7 @@ SECTION_KEYS: dict[str, frozenset[str]] = {
         "safe_harbor",
     }),
     "user:": frozenset({"role", "password", "token", "allow"}),
+    "recorder": frozenset({"dir", "keep_days", "url_secret", "url_ttl", "public_url"}),
 }
 
 #: The roles an API user can have (docs/dialer-api.md says which methods each allows).
@@ -125,6 +126,17 @@ class DialerSettings:
 
 
 @dataclass(frozen=True)
+class RecorderSettings:
+    """The ``[recorder]`` section."""
+
+    dir: str = "/var/spool/asterisk/recording"  # where recordings are written (Asterisk host)
+    keep_days: float | None = None  # delete recordings older than this; None: keep them
+    url_secret: str | None = None  # HMAC key of signed URLs; None: a random one per start
+    url_ttl: float = 3600.0  # how long a signed URL stays valid (seconds)
+    public_url: str | None = None  # base of signed URLs (e.g. https://gtx.example:8090)
+
+
+@dataclass(frozen=True)
 class GtxConfig:
     """The whole configuration of one gtx node."""
 
@@ -147,6 +159,7 @@ class GtxConfig:
     apps: Mapping[str, IvrApp] = field(default_factory=dict)
     dialer: DialerSettings = field(default_factory=DialerSettings)
     users: Mapping[str, ApiUser] = field(default_factory=dict)
+    recorder: RecorderSettings = field(default_factory=RecorderSettings)
 
     def asterisk_name_for(self, host: str) -> str:
         """The name of the Asterisk server whose FastAGI connections come from ``host``."""
@@ -367,6 +380,22 @@ def _read_dialer(reader: _Reader) -> DialerSettings:
     )
 
 
+def _read_recorder(reader: _Reader) -> RecorderSettings:
+    get, d = reader.get, RecorderSettings()
+    directory = get("recorder", "dir", d.dir, str, "a directory")
+    if not directory.startswith("/"):
+        reader.problem("recorder", "dir", f"expected an absolute path, got {directory!r}")
+    secret = reader.raw("recorder", "url_secret")
+    return RecorderSettings(
+        dir=directory,
+        keep_days=get("recorder", "keep_days", d.keep_days, _number(0.01, 36500), "days"),
+        url_secret=secret or None,
+        url_ttl=get("recorder", "url_ttl", d.url_ttl, _number(1, 7 * 86400), "seconds"),
+        public_url=get("recorder", "public_url", d.public_url, _http_url,
+                       "an http:// or https:// base URL"),
+    )
+
+
 def _read_servers(reader: _Reader) -> dict[str, AsteriskServer]:
     get = reader.get
     servers: dict[str, AsteriskServer] = {}
@@ -414,6 +443,7 @@ def parse_config(text: str, path: str = "<string>") -> GtxConfig:
     servers = _read_servers(reader)
     users = _read_users(reader)
     dialer = _read_dialer(reader)
+    recorder = _read_recorder(reader)
 
     config = GtxConfig(
         path=path,
@@ -447,6 +477,7 @@ def parse_config(text: str, path: str = "<string>") -> GtxConfig:
         apps=apps,
         dialer=dialer,
         users=users,
+        recorder=recorder,
     )
     if reader.problems:
         raise ConfigError(path, reader.problems)

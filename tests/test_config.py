@@ -127,3 +127,14 @@ def test_user_and_dialer_problems(text: str, fragment: str) -> None:
     found = problems_of(text)
     assert any(fragment in p for p in found), found
     assert len(found) == 1, found
+
+
+def test_recorder_settings() -> None:
+    config = parse_config("[recorder]\ndir = /srv/rec\nkeep_days = 90\nurl_ttl = 600\n"
+                          "public_url = https://gtx.example:8090\n")
+    rec = config.recorder
+    assert (rec.dir, rec.keep_days, rec.url_ttl, rec.url_secret, rec.public_url) == (
+        "/srv/rec", 90.0, 600.0, None, "https://gtx.example:8090")
+    assert parse_config("").recorder.keep_days is None
+    assert any("[recorder] dir: expected an absolute path" in p
+               for p in problems_of("[recorder]\ndir = rec\n"))
