@@ -67,3 +67,56 @@ class CallbackScheduler(Protocol):
         (a configured app's name, or the ``(url, method)`` of a web service named by URL) with
         ``vars`` as the new session's vars. Fire with the call's id, or fail with an exception
         whose message says why (it becomes the action's ``error``)."""
+
+
+@dataclass(frozen=True)
+class RecordingRequest:
+    """What a ``record_start`` action asks of the recorder (see docs/ivr-api.md)."""
+
+    format: str = "wav"
+    split: bool = False  # one file per direction besides the mixed one
+    beep: int | None = None  # a beep every N seconds
+    max_seconds: int | None = None
+    name: str | None = None  # file-name template; None: the recorder's default
+    callback_url: str | None = None
+    callback_method: str | None = None
+    metadata: Mapping[str, object] = field(default_factory=dict)
+
+
+class SessionRecorder(Protocol):
+    """Records a session's channel (the ``record_start``, ``record_stop``, ``record_pause`` and
+    ``record_resume`` actions); :class:`gtx.recorder.ivr_adapter.RecorderForIvr` implements it
+    over the Recorder API's service. Failures carry a message that becomes the action's
+    ``error``."""
+
+    def start(self, session: str, channel: str, asterisk: str,
+              request: RecordingRequest) -> Deferred[str]:
+        """Start recording ``channel`` (on the server named ``asterisk``) for ``session``;
+        fire with the recording id."""
+
+    def stop(self, recording_id: str) -> Deferred[None]:
+        """Stop a recording."""
+
+    def pause(self, recording_id: str) -> Deferred[None]:
+        """Pause a recording (silence is written while it is paused)."""
+
+    def resume(self, recording_id: str) -> Deferred[None]:
+        """Resume a paused recording."""
+
+
+@dataclass(frozen=True)
+class SessionChannel:
+    """Where an active IVR session is: its channel on one Asterisk server."""
+
+    session: str
+    channel: str  # Asterisk's channel name
+    uniqueid: str
+    asterisk: str  # the configured name of the server ([asterisk:NAME])
+
+
+class SessionChannels(Protocol):
+    """Finds the channel of an IVR session running on this node (:class:`gtx.ivr.engine.
+    IvrEngine` implements it); the recorder uses it for ``{session}`` targets."""
+
+    def channel_of(self, session: str) -> SessionChannel | None:
+        """The session's channel, or None when no session with that id runs on this node."""

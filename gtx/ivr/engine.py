@@ -11,7 +11,13 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from gtx.channel import Channel
-from gtx.ivr.app import CallbackScheduler, IvrApp, WebService
+from gtx.ivr.app import (
+    CallbackScheduler,
+    IvrApp,
+    SessionChannel,
+    SessionRecorder,
+    WebService,
+)
 from gtx.ivr.session import REFUSED, EngineSettings, Session, SessionOutcome
 from gtx.metrics import Metrics
 
@@ -26,7 +32,12 @@ class IvrEngine:
     ``apps`` are the ``[ivr:NAME]`` sections of gtx.ini by name; ``url_app_defaults`` is the
     template for ``ivr?url=…&method=…`` requests (its ``url`` and ``method`` are replaced by the
     query's), or None to refuse them. ``clock`` times every wait. ``callbacks`` places the calls
-    of the ``callback`` action (the dialer); without it that action fails.
+    of the ``callback`` action (the dialer); without it that action fails. ``recorder`` runs the
+    ``record_start``/``record_stop``/``record_pause``/``record_resume`` actions; without it they
+    fail.
+
+    The engine is also a :class:`gtx.ivr.app.SessionChannels`: :meth:`channel_of` finds the
+    channel of a session running here (sessions on other nodes are not known here).
     """
 
     def __init__(
@@ -41,6 +52,7 @@ class IvrEngine:
         new_session_id: Callable[[], str] = _new_session_id,
         log: Logger | None = None,
         callbacks: CallbackScheduler | None = None,
+        recorder: SessionRecorder | None = None,
     ) -> None:
         self.clock = clock
         self.metrics = metrics
@@ -55,7 +67,9 @@ class IvrEngine:
             new_session_id=new_session_id,
             log=self.log,
             callbacks=callbacks,
+            recorder=recorder,
         )
+        self._sessions: set[Session] = set()
         self._active = 0
         self._accepting = True
         self._drains: list[tuple[Deferred[bool], IDelayedCall]] = []
@@ -85,10 +99,21 @@ class IvrEngine:
             return succeed(SessionOutcome(status=REFUSED, app=app))
         self._active += 1
         self.metrics.active_sessions.inc()
-        d = Deferred.fromCoroutine(Session(self.settings, channel).run())
+        session = Session(self.settings, channel)
+        self._sessions.add(session)
+        d = Deferred.fromCoroutine(session.run())
         d.addErrback(self._last_resort, channel)
-        d.addBoth(self._ended)
+        d.addBoth(self._ended, session)
         return d
+
+    def channel_of(self, session: str) -> SessionChannel | None:
+        """The channel of the session ``session`` if it runs on this node, else None."""
+        for running in self._sessions:
+            if running.id == session:
+                info = running.channel.info
+                return SessionChannel(session=session, channel=info.channel,
+                                      uniqueid=info.uniqueid, asterisk=info.asterisk)
+        return None
 
     def _last_resort(self, failure: Failure, channel: Channel) -> SessionOutcome:
         # Session.run catches everything; this only guards against a bug in that guard.
@@ -96,7 +121,8 @@ class IvrEngine:
         return SessionOutcome(status="ERROR", app=channel.info.script,
                               error="internal: unexpected error in gtx")
 
-    def _ended(self, outcome: SessionOutcome) -> SessionOutcome:
+    def _ended(self, outcome: SessionOutcome, session: Session) -> SessionOutcome:
+        self._sessions.discard(session)
         self._active -= 1
         self.metrics.active_sessions.dec()
         if self._active == 0:

@@ -28,7 +28,7 @@ from twisted.python.failure import Failure
 
 from gtx.channel import Channel, ChannelError, ChannelGone, ChannelHangup
 from gtx.ivr.actions import RunContext, ValidationContext
-from gtx.ivr.app import DEFAULT_FALLBACK, CallbackScheduler, IvrApp, WebService
+from gtx.ivr.app import DEFAULT_FALLBACK, CallbackScheduler, IvrApp, SessionRecorder, WebService
 from gtx.ivr.errors import (
     InternalError,
     InvalidResponse,
@@ -101,6 +101,7 @@ class EngineSettings:
     new_session_id: Callable[[], str]
     log: Logger = field(default_factory=lambda: Logger(namespace="gtx.ivr"))
     callbacks: CallbackScheduler | None = None  # the `callback` action's dialer, if any
+    recorder: SessionRecorder | None = None  # the `record_*` actions' recorder, if any
 
 
 def url_app(defaults: IvrApp, query: Mapping[str, str], fallback: Target | None = None) -> IvrApp:
@@ -262,7 +263,8 @@ class Session:
             state.vars = merged
             outcome = await run_actions(
                 response.actions, self.channel,
-                RunContext(state.session, state.step, app, settings.clock, settings.callbacks),
+                RunContext(state.session, state.step, app, settings.clock, settings.callbacks,
+                           settings.recorder),
             )
             result = outcome.result()
             self.last_result = result

@@ -11,7 +11,7 @@ from gtx.ivr.app import IvrApp
 from gtx.ivr.engine import IvrEngine
 from gtx.ivr.session import SessionOutcome
 from gtx.metrics import Metrics
-from tests.ivr.fakes import FakeChannel, FakeScheduler, FakeWebService, drive
+from tests.ivr.fakes import FakeChannel, FakeRecorder, FakeScheduler, FakeWebService, drive
 
 URL = "http://ws.example/RPC2"
 
@@ -36,6 +36,7 @@ class Harness:
         self.apps: dict[str, IvrApp] = {"menu": make_app(), "sales": make_app("sales")}
         self.url_app_defaults: IvrApp | None = make_app("ivr", url="", method="")
         self.callbacks: FakeScheduler | None = FakeScheduler()
+        self.recorder: FakeRecorder | None = FakeRecorder()
         self._engine: IvrEngine | None = None
         self._ids = iter(f"s{n}" for n in range(1, 1000))
 
@@ -46,6 +47,7 @@ class Harness:
                 clock=self.clock, webservice=self.ws, apps=self.apps,
                 url_app_defaults=self.url_app_defaults, node="gtx1", metrics=self.metrics,
                 new_session_id=lambda: next(self._ids), callbacks=self.callbacks,
+                recorder=self.recorder,
             )
         return self._engine
 

@@ -374,3 +374,34 @@ class FakeScheduler:
             return fail(self.refuse)
         self.scheduled.append((number, at, app, dict(vars), caller_id))
         return succeed(f"call-{len(self.scheduled)}")
+
+
+@dataclass
+class FakeRecorder:
+    """A :class:`gtx.ivr.app.SessionRecorder` that records what it was asked; ``refuse`` (an
+    exception) makes every operation fail with it."""
+
+    started: list[tuple[str, str, str, Any]] = field(default_factory=list)
+    operations: list[tuple[str, str]] = field(default_factory=list)
+    refuse: Exception | None = None
+
+    def start(self, session: str, channel: str, asterisk: str, request: Any) -> Deferred[str]:
+        if self.refuse is not None:
+            return fail(self.refuse)
+        self.started.append((session, channel, asterisk, request))
+        return succeed(f"rec-{len(self.started)}")
+
+    def _operate(self, name: str, recording_id: str) -> Deferred[None]:
+        if self.refuse is not None:
+            return fail(self.refuse)
+        self.operations.append((name, recording_id))
+        return succeed(None)
+
+    def stop(self, recording_id: str) -> Deferred[None]:
+        return self._operate("stop", recording_id)
+
+    def pause(self, recording_id: str) -> Deferred[None]:
+        return self._operate("pause", recording_id)
+
+    def resume(self, recording_id: str) -> Deferred[None]:
+        return self._operate("resume", recording_id)

@@ -3,7 +3,7 @@
 Each action module registers its classes in :data:`REGISTRY` (action name → class).
 """
 
-from gtx.ivr.actions import callback, calls, control, media, read, record
+from gtx.ivr.actions import callback, calls, control, media, read, record, recording
 from gtx.ivr.actions.base import (
     FAILED,
     HANGUP,
@@ -40,4 +40,5 @@ __all__ = [
     "media",
     "read",
     "record",
+    "recording",
 ]

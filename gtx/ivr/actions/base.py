@@ -11,7 +11,7 @@ from typing import ClassVar, Self, TypeVar
 from twisted.internet.interfaces import IReactorTime
 
 from gtx.channel import Channel
-from gtx.ivr.app import CallbackScheduler, IvrApp
+from gtx.ivr.app import CallbackScheduler, IvrApp, SessionRecorder
 from gtx.ivr.fields import NAME_RE, Fields
 from gtx.ivr.state import Target
 
@@ -46,6 +46,7 @@ class RunContext:
     app: IvrApp
     clock: IReactorTime
     scheduler: CallbackScheduler | None = None  # None: no dialer here, `callback` fails
+    recorder: SessionRecorder | None = None  # None: no recorder here, `record_*` actions fail
 
 
 @dataclass(frozen=True)

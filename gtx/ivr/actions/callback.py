@@ -90,7 +90,7 @@ def _vars(fields: Fields) -> dict[str, object]:
         if not NAME_RE.fullmatch(key):
             raise members.error(key, "expected a variable name of letters, digits and _, not "
                                 "starting with a digit")
-        if not _json_value(value):
+        if not json_value(value):
             raise members.error(key, "expected a string, number, boolean, array or struct "
                                 "(they become the new session's vars)", value)
     size = weight(encode(members.struct))
@@ -100,15 +100,16 @@ def _vars(fields: Fields) -> dict[str, object]:
     return dict(members.struct)
 
 
-def _json_value(value: object) -> bool:
+def json_value(value: object) -> bool:
+    """Whether ``value`` can be kept as JSON (no dates, bytes, nil or non-finite numbers)."""
     if isinstance(value, str | bool | int):
         return True
     if isinstance(value, float):
         return math.isfinite(value)
     if isinstance(value, list):
-        return all(_json_value(item) for item in value)
+        return all(json_value(item) for item in value)
     if isinstance(value, dict):
-        return all(isinstance(k, str) and _json_value(v) for k, v in value.items())
+        return all(isinstance(k, str) and json_value(v) for k, v in value.items())
     return False
 
 

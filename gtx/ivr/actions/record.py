@@ -1,4 +1,5 @@
-"""The ``record`` action, and the Recorder API actions this version refuses."""
+"""The ``record`` action: the caller speaks into a file (see :mod:`.recording` for recording
+a whole call in the background)."""
 
 from __future__ import annotations
 
@@ -97,34 +98,3 @@ class Record(Action):
         }
         status = {"hangup": HANGUP, "error": FAILED}.get(result.reason, OK)
         return ActionOutcome(status=status, fields=fields)
-
-
-@dataclass(frozen=True)
-class _RecorderAction(Action):
-    """Reserved for the Recorder API: refused with a clear error in this version."""
-
-    name: str | None = None
-
-    @classmethod
-    def validate(cls, fields: Fields, ctx: ValidationContext) -> Self:
-        raise fields.error(None, f"{cls.kind} is not available yet: it comes with the "
-                           "Recorder API")
-
-    @classmethod
-    def from_struct(cls, fields: Fields, ctx: ValidationContext) -> Self:
-        return cls.validate(fields, ctx)
-
-    async def run(self, channel: Channel, ctx: RunContext) -> ActionOutcome:
-        raise NotImplementedError(self.kind)
-
-
-@register
-@dataclass(frozen=True)
-class RecordStart(_RecorderAction):
-    kind = "record_start"
-
-
-@register
-@dataclass(frozen=True)
-class RecordStop(_RecorderAction):
-    kind = "record_stop"
