@@ -34,6 +34,9 @@ from gtx.dialer.model import (
     ContactState,
     Outcome,
 )
+from gtx.recorder.events import RecordingEvent, RecordingEventKind
+from gtx.recorder.model import Recording, RecordingState
+from gtx.recorder.service import RecordingFilter
 
 
 class StoreError(Exception):
@@ -79,6 +82,36 @@ class OutboxEvent:
     callback: Callback
     tries: int  # deliveries tried so far
     due: float  # when to try next
+
+
+@dataclass(frozen=True)
+class RecordingChange:
+    """A change of state of a recording, made only from one of ``allowed_from`` (else
+    ConflictError, naming the current state). The other fields are set when not None; with
+    ``event``, that event is queued for the recording's callback (if it has one) in the same
+    transaction, built from the recording as changed."""
+
+    state: RecordingState
+    allowed_from: frozenset[RecordingState]
+    at: float
+    ended: float | None = None
+    duration: float | None = None
+    size: int | None = None
+    error: str | None = None
+    files_reachable: bool | None = None  # whether gtx could read the files (see the recorder)
+    event: RecordingEventKind | None = None
+    cause: str | None = None  # told in the event (hangup, stopped, max_seconds …)
+
+
+@dataclass(frozen=True)
+class RecordingOutboxEvent:
+    """A recording event waiting to be delivered to a callback."""
+
+    id: int
+    event: RecordingEvent
+    callback: Callback
+    tries: int
+    due: float
 
 
 class Store(Protocol):
@@ -222,6 +255,50 @@ class Store(Protocol):
     def event_delivered(self, event_id: int) -> Deferred[None]: ...
 
     def event_failed(self, event_id: int, next_due: float) -> Deferred[None]: ...
+
+    # -- recordings ------------------------------------------------------------------------
+
+    def create_recording(self, recording: Recording) -> Deferred[None]:
+        """Store a new recording (ConflictError if its id is taken); no event is queued."""
+
+    def get_recording(self, recording_id: str) -> Deferred[Recording]:
+        """NotFoundError if there is none."""
+
+    def update_recording(self, recording_id: str, change: RecordingChange) -> Deferred[
+        Recording
+    ]:
+        """Apply ``change`` (see :class:`RecordingChange`); fire with the recording changed."""
+
+    def list_recordings(
+        self, query: RecordingFilter
+    ) -> Deferred[tuple[list[Recording], str | None]]:
+        """A page of the recordings ``query`` selects, newest first (by start, then creation),
+        and the cursor of the next page (None at the end). ``query.after`` is the last
+        recording id of the previous page (NotFoundError if there is no such recording)."""
+
+    def open_recordings(self, node: str | None = None) -> Deferred[list[Recording]]:
+        """Recordings (of ``node``, or all) still ``recording``, ``paused`` or ``stopped``:
+        what to reconcile after a restart, oldest first."""
+
+    def expired_recordings(self, before: float, limit: int) -> Deferred[list[Recording]]:
+        """Up to ``limit`` ``ready`` or ``failed`` recordings started before ``before``,
+        oldest first (retention)."""
+
+    def enqueue_recording_event(
+        self, recording_id: str, event: RecordingEventKind, at: float, cause: str | None = None
+    ) -> Deferred[RecordingEvent | None]:
+        """Queue ``event`` of the recording as it is now, numbered after its last one; fires
+        with the stored event, or None when the recording has no callback."""
+
+    def due_recording_events(self, now: float, limit: int) -> Deferred[
+        list[RecordingOutboxEvent]
+    ]:
+        """Undelivered recording events due at ``now``, only the oldest undelivered one per
+        recording (events of one recording go out in order)."""
+
+    def recording_event_delivered(self, event_id: int) -> Deferred[None]: ...
+
+    def recording_event_failed(self, event_id: int, next_due: float) -> Deferred[None]: ...
 
     # -- audit ---------------------------------------------------------------------------
 

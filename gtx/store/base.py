@@ -2,7 +2,8 @@
 transaction, run in a thread of the pool, never on the reactor thread.
 
 The transactions themselves are the functions of :mod:`gtx.store.campaigns`,
-:mod:`gtx.store.calls`, :mod:`gtx.store.outbox` and :mod:`gtx.store.lists`; this class runs
+:mod:`gtx.store.calls`, :mod:`gtx.store.outbox`, :mod:`gtx.store.lists` and
+:mod:`gtx.store.recordings`; this class runs
 them and turns the driver's errors into the store's (see :mod:`gtx.store.api`):
 
     driver error                                    store error
@@ -35,12 +36,17 @@ from gtx.dialer.model import (
     ContactInput,
     Outcome,
 )
-from gtx.store import calls, campaigns, lists, migrations, outbox
+from gtx.recorder.events import RecordingEvent, RecordingEventKind
+from gtx.recorder.model import Recording
+from gtx.recorder.service import RecordingFilter
+from gtx.store import calls, campaigns, lists, migrations, outbox, recordings
 from gtx.store.api import (
     AddContactsResult,
     ConflictError,
     ContactOutcome,
     OutboxEvent,
+    RecordingChange,
+    RecordingOutboxEvent,
     StoreError,
     StoreUnavailable,
 )
@@ -283,6 +289,46 @@ class SqlStore:
 
     def event_failed(self, event_id: int, next_due: float) -> Deferred[None]:
         return self._write(outbox.event_failed, event_id, next_due)
+
+    # -- recordings --------------------------------------------------------------------------
+
+    def create_recording(self, recording: Recording) -> Deferred[None]:
+        return self._write(recordings.create_recording, recording)
+
+    def get_recording(self, recording_id: str) -> Deferred[Recording]:
+        return self._read(recordings.get_recording, recording_id)
+
+    def update_recording(self, recording_id: str, change: RecordingChange) -> Deferred[
+        Recording
+    ]:
+        return self._write(recordings.update_recording, recording_id, change)
+
+    def list_recordings(
+        self, query: RecordingFilter
+    ) -> Deferred[tuple[list[Recording], str | None]]:
+        return self._read(recordings.list_recordings, query)
+
+    def open_recordings(self, node: str | None = None) -> Deferred[list[Recording]]:
+        return self._read(recordings.open_recordings, node)
+
+    def expired_recordings(self, before: float, limit: int) -> Deferred[list[Recording]]:
+        return self._read(recordings.expired_recordings, before, limit)
+
+    def enqueue_recording_event(
+        self, recording_id: str, event: RecordingEventKind, at: float, cause: str | None = None
+    ) -> Deferred[RecordingEvent | None]:
+        return self._write(recordings.enqueue_recording_event, recording_id, event, at, cause)
+
+    def due_recording_events(self, now: float, limit: int) -> Deferred[
+        list[RecordingOutboxEvent]
+    ]:
+        return self._read(recordings.due_recording_events, now, limit)
+
+    def recording_event_delivered(self, event_id: int) -> Deferred[None]:
+        return self._write(recordings.recording_event_delivered, event_id)
+
+    def recording_event_failed(self, event_id: int, next_due: float) -> Deferred[None]:
+        return self._write(recordings.recording_event_failed, event_id, next_due)
 
     # -- audit -----------------------------------------------------------------------------
 
