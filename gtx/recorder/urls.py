@@ -29,6 +29,7 @@ import os
 import re
 import secrets
 import socket
+import warnings
 from collections.abc import Callable, Mapping
 from typing import Final
 from urllib.parse import quote
@@ -37,9 +38,9 @@ from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 from twisted.python.failure import Failure
+from twisted.web import pages
 from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET, Request
-from twisted.web.static import File
 
 from gtx.config import RecorderSettings
 from gtx.errors import NotFound
@@ -47,9 +48,16 @@ from gtx.recorder.model import Recording, RecordingState
 from gtx.recorder.service import RecorderService
 from gtx.recorder.validate import CONTENT_TYPES, known_names
 
+with warnings.catch_warnings():
+    # twisted.web.static builds its legacy error pages when imported, and Twisted reports
+    # those as deprecated; RecordingFile replaces them, so they are never served.
+    warnings.simplefilter("ignore", DeprecationWarning)
+    from twisted.web.static import File
+
 __all__ = [
     "MOUNT",
     "RecordingDirectory",
+    "RecordingFile",
     "RecordingsResource",
     "UrlRefused",
     "UrlSigner",
@@ -90,9 +98,10 @@ class UrlSigner:
         return cls(secret, clock, base_url=base, ttl=settings.url_ttl)
 
     def signature(self, recording_id: str, file: str, expires: int) -> str:
-        """The hex HMAC-SHA256 of the id, file name and expiry (NUL-separated: none of them
-        may hold a NUL, so no two triples sign alike)."""
-        message = "\0".join((recording_id, file, str(expires))).encode()
+        """The hex HMAC-SHA256 of the id, file name and expiry, each prefixed by its length
+        (so that no two triples, whatever they hold, sign the same message)."""
+        message = "".join(f"{len(part)}:{part}" for part in (recording_id, file,
+                                                             str(expires))).encode()
         return hmac.new(self._secret, message, hashlib.sha256).hexdigest()
 
     def url(self, recording_id: str, file: str, ttl: float | None = None) -> str:
@@ -166,6 +175,15 @@ class RecordingDirectory:
         return True
 
 
+class RecordingFile(File):
+    """One recording file, served with ranges by :class:`~twisted.web.static.File`, with
+    plain-text error pages."""
+
+    # Twisted types these as its own legacy pages; any resource renders the same way.
+    childNotFound = pages.notFound("No such recording file", "")  # type: ignore[assignment]
+    forbidden = pages.forbidden("Forbidden", "")  # type: ignore[assignment]
+
+
 class RecordingsResource(Resource):
     """``GET|HEAD /recordings/<recording_id>/<file>?expires=…&signature=…``."""
 
@@ -177,7 +195,7 @@ class RecordingsResource(Resource):
         signer: UrlSigner,
         directory: RecordingDirectory,
         *,
-        file_resource: Callable[[str], File] = File,
+        file_resource: Callable[[str], File] = RecordingFile,
         content_types: Mapping[str, str] = CONTENT_TYPES,
         log: Logger | None = None,
     ) -> None:
