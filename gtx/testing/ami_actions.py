@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from gtx.testing import ami_queue_actions
+from gtx.testing import ami_mixmonitor, ami_queue_actions
 from gtx.testing.ami_calls import PlacedCall
 from gtx.testing.ami_events import AMIMessage, event, var_set_event
 from gtx.testing.ami_events import action_error as error
@@ -298,4 +298,5 @@ HANDLERS: dict[str, Handler] = {
     "coreshowchannels": _core_show_channels,
     "userevent": _user_event,
     **ami_queue_actions.HANDLERS,
+    **ami_mixmonitor.HANDLERS,
 }

@@ -3,7 +3,8 @@
 A Twisted server factory that speaks AMI like the Asterisk the reference transcripts were
 recorded on (``tests/fixtures/asterisk/transcripts/ami-*.txt``): the banner, Login and its
 events, Originate with its event streams, Hangup, Getvar/Setvar, CoreShowChannels, QueueStatus,
-QueueSummary, UserEvent, the errors of unknown and malformed actions. It shares an
+QueueSummary, UserEvent, MixMonitor/MixMonitorMute/StopMixMonitor (writing WAV files), the
+errors of unknown and malformed actions. It shares an
 :class:`~gtx.testing.pbx.EmulatedAsterisk` (clock, unique ids, scripted destinations) with the
 FastAGI emulator, so an answered call can run a FastAGI session against gtx::
 
@@ -17,7 +18,7 @@ FastAGI emulator, so an answered call can run a FastAGI session against gtx::
 
 Test controls (like a mock server's control handles): :attr:`actions` (every action received),
 :meth:`disconnect_all`, :attr:`refuse_logins`, :meth:`set_queue_member`, :meth:`live_channels`,
-:meth:`find_call`, :attr:`agi_records`.
+:meth:`find_call`, :attr:`agi_records`, :attr:`mixmonitors`.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from gtx.testing.agi_emulator import AGIEmulatorProtocol, CallRecord, failed_cal
 from gtx.testing.ami_calls import PlacedCall
 from gtx.testing.ami_dialplan import DEFAULT_DIALPLAN, DialplanRoutine, DialplanRun, run_program
 from gtx.testing.ami_events import BANNER, UNKNOWN, AMIChannel, AMIMessage, parse_message
+from gtx.testing.ami_mixmonitor import MixMonitors
 from gtx.testing.ami_queues import EmulatedQueue, QueueMember
 from gtx.testing.emulator import EmulatedCallFactory, MemoryPipe
 from gtx.testing.pbx import CallSpec, DialDestination, EmulatedAsterisk
@@ -178,6 +180,8 @@ class EmulatedAMIServer(Factory):
         self.queues: dict[str, EmulatedQueue] = {}
         self.global_variables: dict[str, str] = {}
         self.agi_records: list[CallRecord] = []
+        #: MixMonitor recordings and their test controls (gtx.testing.ami_mixmonitor).
+        self.mixmonitors = MixMonitors(self)
         self.started = asterisk.epoch()
         self._channels: dict[str, tuple[AMIChannel, PlacedCall]] = {}
         self._session_numbers = itertools.count()
