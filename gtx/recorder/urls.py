@@ -276,6 +276,7 @@ def _answer(request: Request, code: int, message: str) -> bytes:
 
 def _finish(request: Request, body: bytes | int) -> None:
     if isinstance(body, bytes):
-        request.setHeader(b"content-length", str(len(body)).encode())
+        if not request.responseHeaders.hasHeader(b"content-length"):  # HEAD has its own
+            request.setHeader(b"content-length", str(len(body)).encode())
         request.write(body)
     request.finish()
