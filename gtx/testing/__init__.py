@@ -17,7 +17,9 @@ transcripts recorded on a real one). A scripted caller presses keys and hangs up
 Main names: :class:`EmulatedAsterisk` (shared state: sounds, AstDB, dial destinations, clock),
 :class:`CallSpec` (one call), :class:`ScriptedCaller` (the caller script language),
 :func:`connect_emulated_call` (TCP or in memory), :class:`CallRecord` (the outcome),
-:func:`render_call` (readable log), :func:`parse_transcript` / :func:`format_transcript`.
+:func:`render_call` (readable log), :func:`parse_transcript` / :func:`format_transcript`;
+for AMI, :class:`EmulatedAMIServer` with its MixMonitor recordings (:class:`MixMonitors`, real
+WAV files read back with :func:`read_wav_header`).
 """
 
 from gtx.testing.agi_emulator import AGIEmulatorProtocol, CallRecord
@@ -25,6 +27,7 @@ from gtx.testing.agi_syntax import parse_args
 from gtx.testing.ami_calls import PlacedCall
 from gtx.testing.ami_dialplan import DialplanRoutine, DialplanRun, gtx_dialer_answered
 from gtx.testing.ami_events import AMIChannel, AMIMessage
+from gtx.testing.ami_mixmonitor import ChannelAudio, EmulatedMixMonitor, MixMonitors
 from gtx.testing.ami_originate import OriginateParams
 from gtx.testing.ami_queues import EmulatedQueue, QueueMember
 from gtx.testing.ami_server import AMISession, EmulatedAMIServer
@@ -53,6 +56,7 @@ from gtx.testing.transcript import (
     format_transcript,
     parse_transcript,
 )
+from gtx.testing.wav import WavInfo, WavWriter, read_wav_header, wav_header
 
 #: The brief's name for the emulated call protocol.
 EmulatedCall = AGIEmulatorProtocol
@@ -69,6 +73,7 @@ __all__ = [
     "CallSpec",
     "CallerEvent",
     "CallerScriptError",
+    "ChannelAudio",
     "DialDestination",
     "DialplanRoutine",
     "DialplanRun",
@@ -76,10 +81,12 @@ __all__ = [
     "EmulatedAsterisk",
     "EmulatedCall",
     "EmulatedCallFactory",
+    "EmulatedMixMonitor",
     "EmulatedQueue",
     "Exchange",
     "InstantTimeline",
     "MemoryPipe",
+    "MixMonitors",
     "OriginateParams",
     "PacedTimeline",
     "PlacedCall",
@@ -90,11 +97,15 @@ __all__ = [
     "SoundCatalogue",
     "TranscriptError",
     "TranscriptSession",
+    "WavInfo",
+    "WavWriter",
     "connect_emulated_call",
     "connect_in_memory",
     "format_transcript",
     "gtx_dialer_answered",
     "parse_args",
     "parse_transcript",
+    "read_wav_header",
     "render_call",
+    "wav_header",
 ]
