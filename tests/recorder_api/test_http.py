@@ -14,10 +14,13 @@ import pytest_twisted
 from twisted.internet import reactor as _reactor
 from twisted.internet.defer import Deferred
 from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
+from twisted.internet.error import ConnectionDone
 from twisted.internet.protocol import Protocol
+from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.web.resource import Resource
-from twisted.web.server import Site
+from twisted.web.server import NOT_DONE_YET, Site
+from twisted.web.test.requesthelper import DummyRequest
 
 from gtx.recorder.model import Recording, RecordingOptions, RecordingState, RecordingTarget
 from gtx.recorder.urls import RecordingDirectory, RecordingFile, RecordingsResource, UrlSigner
@@ -258,3 +261,51 @@ async def test_a_big_file_is_streamed_in_chunks(server: Server) -> None:
     assert max(server.reads) <= 64 * 1024
     assert -1 not in server.reads
     assert len(server.reads) >= size // (64 * 1024)
+
+
+class _BrokenService(FakeRecorderService):
+    async def get(self, recording_id: str) -> Recording:
+        raise RuntimeError("store on fire")
+
+
+@pytest_twisted.ensureDeferred
+async def test_an_unexpected_error_is_a_plain_500_and_logged(tmp_path: Path) -> None:
+    events: list[dict[str, Any]] = []
+    signer = UrlSigner(b"k", reactor, base_url="http://x")
+    root = Resource()
+    root.putChild(b"recordings", RecordingsResource(
+        _BrokenService(tmp_path), signer, RecordingDirectory(str(tmp_path)),
+        log=Logger(observer=events.append)))
+    port = reactor.listenTCP(0, Site(root), interface="127.0.0.1")
+    try:
+        parts = urlsplit(signer.url("r1", "r1.wav"))
+        response = await fetch(port.getHost().port, f"{parts.path}?{parts.query}")
+    finally:
+        await port.stopListening()
+    assert (response.status, response.body) == (500, b"internal error\n")
+    assert b"fire" not in response.body
+    assert events[0]["log_failure"].value.args == ("store on fire",)
+
+
+def test_a_client_gone_during_the_lookup_gets_nothing_written(tmp_path: Path) -> None:
+    class _Slow(FakeRecorderService):
+        pending: Deferred[Recording]
+
+        async def get(self, recording_id: str) -> Recording:
+            self.pending = Deferred()
+            return await self.pending
+
+    (tmp_path / "r1.wav").write_bytes(b"x")
+    service = _Slow(tmp_path)
+    signer = UrlSigner(b"k", reactor, base_url="http://x")
+    resource = RecordingsResource(service, signer, RecordingDirectory(str(tmp_path)))
+    parts = urlsplit(signer.url("r1", "r1.wav"))
+    request = DummyRequest([b"r1", b"r1.wav"])
+    request.args = {k.encode(): [v.encode()] for k, v in
+                    (pair.split("=") for pair in parts.query.split("&"))}
+    assert resource.render(request) == NOT_DONE_YET
+    request.processingFailed(Failure(ConnectionDone()))  # the client hangs up
+    service.pending.callback(Recording(
+        "r1", RecordingTarget(channel="PJSIP/a-1"), RecordingOptions(), RecordingState.READY,
+        (str(tmp_path / "r1.wav"),), started=T0, started_by="t"))
+    assert request.written == []
