@@ -235,3 +235,17 @@ def test_the_recorder_and_admin_roles_may_call_the_dialer_role_may_not(
     assert call(rpc, "recorder.list", authorization=WALL)["recordings"]
     assert fault(rpc, "recorder.list", authorization=None)[0] == 401
     assert len(service.recordings) == 1
+
+
+def test_every_method_and_option_is_documented(rpc: AuthenticatedXMLRPCResource) -> None:
+    from gtx.recorder import validate as v
+    from tests.conftest import ROOT as REPO
+
+    doc = (REPO / "docs" / "recorder-api.md").read_text()
+    for name in call(rpc, "system.listMethods", authorization=REC):
+        if name.startswith("recorder."):
+            assert f"`{name}(" in doc, name
+    for key in (*v.OPTION_KEYS, *v.FILTER_KEYS, *v.TARGET_KEYS, *v.FORMATS, *v.PLACEHOLDERS):
+        assert f"`{key}`" in doc or f"{{{key}}}" in doc, key
+    for state in RecordingState:
+        assert f"| `{state.value}` |" in doc, state
