@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from gtx.ivr.actions import REGISTRY, Action, ValidationContext
+from gtx.ivr.actions.calls import Transfer
 from gtx.ivr.actions.control import parse_target
 from gtx.ivr.errors import InvalidResponse
 from gtx.ivr.fields import METHOD_RE, NAME_RE, Fields
@@ -133,8 +134,14 @@ def parse_response(value: object, ctx: ValidationContext) -> Response:
         next_target = None  # "" or an empty struct: the same as no next
     else:
         next_target = parse_next(fields, ctx) if "next" in value else None
+    actions = parse_actions(fields, ctx) if "actions" in value else ()
+    for index, action in enumerate(actions):
+        if isinstance(action, Transfer) and action.dial is not None and next_target is None:
+            raise InvalidResponse(
+                f"step {ctx.step}: actions[{index}]: a transfer with dial hands the session to "
+                "another server, which continues at the response's next: give next")
     return Response(
-        actions=parse_actions(fields, ctx) if "actions" in value else (),
+        actions=actions,
         next=next_target,
         vars=parse_vars(fields) if "vars" in value else {},
         end=fields.choice("end", ("hangup", "continue"), "hangup"),

@@ -39,6 +39,7 @@ from gtx.ivr.errors import (
     WebServiceTimeout,
     WebServiceUnreachable,
 )
+from gtx.ivr.handoff import hand_off, handed_over_state
 from gtx.ivr.response import parse_response
 from gtx.ivr.state import (
     DONE,
@@ -172,13 +173,8 @@ class Session:
         values = None
         if status == RUNNING:
             values = await self.store.read()
-        elif (
-            status is None
-            and info.channel.upper().startswith("IAX2/")
-            and await self.channel.get_full_variable("${IAXVAR(GTX_SESSION)}")
-        ):
-            # A call handed over from another Asterisk carries its state as IAXVARs.
-            values = await self.store.read("${{IAXVAR({name})}}")
+        elif status is None:
+            values = await handed_over_state(self.channel, self.store)
         if values is not None:
             if values.get("GTX_NEXT") is None and (values.get("GTX_STEP") or "1").strip() == "1":
                 # A session that ended before its first step completed: start values.
@@ -188,6 +184,8 @@ class Session:
                 state = load(values, default_app=info.script, url_for=self._url_for)
             except StateError as e:
                 raise InternalError(f"cannot resume the session on the channel: {e}") from None
+            # A failover re-runs the step that was running; a hand-over runs the next one.
+            state.resumed = status == RUNNING
             self.id = state.session
             self.app = self._resolve(state.app, state.next)
             if status == RUNNING:
@@ -195,8 +193,9 @@ class Session:
                     if value is not None:
                         self.store.assume(name, value)
                 self.store.assume("GTX_STATUS", RUNNING)
-            self._info("session resumed at step {step}: app {app}, channel {channel}",
-                       step=state.step, app=state.app, channel=info.channel)
+            self._info("session {how} at step {step}: app {app}, channel {channel}",
+                       how="resumed" if state.resumed else "handed over", step=state.step,
+                       app=state.app, channel=info.channel)
             await self.store.save(state)
             return state
         self.app = self._resolve(info.script)
@@ -280,6 +279,12 @@ class Session:
                 self.app = settings.apps[target.app]
                 state.app = target.app
             state.next = target
+            if outcome.handoff is not None and await hand_off(
+                self.channel, self.store, state, outcome.handoff, outcome.actions[-1]
+            ):
+                self._info("session handed over to {destination}",
+                           destination=outcome.handoff.destination)
+                return await self._done(hangup=True)
             await self.store.save(state)
 
     def _current_app(self) -> IvrApp:

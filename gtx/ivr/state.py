@@ -45,6 +45,11 @@ HANGUP: Final = "HANGUP"
 STATE_VARIABLES: Final = (
     "GTX_SESSION", "GTX_APP", "GTX_STEP", "GTX_NEXT", "GTX_VARS", "GTX_RESULT",
 )
+#: The SIP header carrying each state variable to another server (``PJSIP_HEADER``).
+STATE_HEADERS: Final = {
+    "GTX_SESSION": "X-GTX-Session", "GTX_APP": "X-GTX-App", "GTX_STEP": "X-GTX-Step",
+    "GTX_NEXT": "X-GTX-Next", "GTX_VARS": "X-GTX-Vars", "GTX_RESULT": "X-GTX-Result",
+}
 
 
 class StateError(Exception):
@@ -145,15 +150,17 @@ class ChannelState:
     async def read(self, expression: str | None = None) -> dict[str, str | None]:
         """The state variables, as plain variables or through a dialplan function.
 
-        ``expression`` is a template such as ``"${{IAXVAR({name})}}"`` for state that travelled
-        with the call from another Asterisk server.
+        ``expression`` is a template such as ``"${{IAXVAR({name})}}"`` or
+        ``"${{PJSIP_HEADER(read,{header})}}"`` for state that travelled with the call from
+        another Asterisk server (``{header}``: the variable's SIP header, :data:`STATE_HEADERS`).
         """
         values: dict[str, str | None] = {}
         for name in STATE_VARIABLES:
             if expression is None:
                 values[name] = await self.channel.get_variable(name)
             else:
-                values[name] = await self.channel.get_full_variable(expression.format(name=name))
+                values[name] = await self.channel.get_full_variable(
+                    expression.format(name=name, header=STATE_HEADERS[name]))
         return values
 
     def assume(self, name: str, value: str) -> None:

@@ -20,6 +20,7 @@ from gtx.ivr.actions import (
     ActionOutcome,
     EndSession,
     GotoTarget,
+    HandOff,
     RunContext,
 )
 from gtx.ivr.state import SessionState, Target
@@ -68,6 +69,7 @@ class StepOutcome:
     hung_up: bool = False  # the caller hung up during the step
     end: EndSession | None = None  # an action ended the session (hangup, transfer)
     goto: Target | None = None  # a `goto` action chose the next method
+    handoff: HandOff | None = None  # a `transfer` to another server: the session runs it
 
     def result(self) -> dict[str, object]:
         """The ``result`` struct of the next request (or of the hang-up call)."""
@@ -107,7 +109,7 @@ async def run_actions(
         entry: dict[str, object] = {"action": action.kind}
         if action.name is not None:
             entry["name"] = action.name
-        if step.hung_up or step.end is not None or step.goto is not None:
+        if step.hung_up or step.end is not None or step.goto is not None or step.handoff:
             entry["status"] = SKIPPED
         else:
             outcome = await _run_one(action, channel, ctx)
@@ -119,6 +121,8 @@ async def run_actions(
                 step.end = outcome.effect
             elif isinstance(outcome.effect, GotoTarget):
                 step.goto = outcome.effect.target
+            elif isinstance(outcome.effect, HandOff):
+                step.handoff = outcome.effect
             if action.kind == "read":
                 digits = outcome.fields.get("digits", "")
                 step.digits = digits if isinstance(digits, str) else ""

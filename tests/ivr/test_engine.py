@@ -74,7 +74,8 @@ def test_iax2_hand_over_continues_the_session(ivr: Harness) -> None:
     channel = ivr.channel(info=info("menu", channel="IAX2/gtxa-604"), full_variables=iax)
     ivr.run(channel)
     request = ivr.ws.calls[0].request
-    assert (request["session"], request["step"], request["resumed"]) == ("1795304604.1", 1, True)
+    # A hand-over runs the next step (a failover re-runs the step that was running).
+    assert (request["session"], request["step"], request["resumed"]) == ("1795304604.1", 1, False)
     assert request["vars"] == {"visits": 2, "lang": "en"}
     assert channel.variables["GTX_SESSION"] == "1795304604.1"
 

@@ -16,6 +16,7 @@ from gtx.ivr.actions.base import (
     ActionOutcome,
     EndSession,
     GotoTarget,
+    HandOff,
     RunContext,
     ValidationContext,
 )
@@ -32,6 +33,7 @@ __all__ = [
     "ActionOutcome",
     "EndSession",
     "GotoTarget",
+    "HandOff",
     "RunContext",
     "ValidationContext",
     "callback",

@@ -64,7 +64,16 @@ class GotoTarget:
     target: Target
 
 
-Effect = EndSession | GotoTarget
+@dataclass(frozen=True)
+class HandOff:
+    """The action hands the call to another Asterisk server (a ``transfer`` with ``dial``): the
+    session runs the hand-off itself, since it alone knows the state to carry."""
+
+    destination: str  # IAX2/… or PJSIP/…
+    timeout: int  # seconds of ringing
+
+
+Effect = EndSession | GotoTarget | HandOff
 
 
 @dataclass

@@ -14,6 +14,7 @@ from gtx.ivr.actions.base import (
     Action,
     ActionOutcome,
     EndSession,
+    HandOff,
     RunContext,
     ValidationContext,
     register,
@@ -28,6 +29,9 @@ QUEUE_OPTIONS: Final = frozenset("cCdhHiIkKnrRtTwWxX")
 #: A dial string: TECH/resource, without the characters that would let it smuggle in more
 #: targets or Dial() arguments (& , |), spaces, quotes or dialplan expressions.
 _DIAL_STRING_RE: Final = re.compile(r"[A-Za-z0-9_]{1,20}/[A-Za-z0-9_\-.@:+*#=/]{1,200}")
+#: Channel technologies that carry a session's state to another Asterisk server (IAXVARs, SIP
+#: headers): the ``dial`` of a ``transfer``.
+HANDOFF_TECHNOLOGIES: Final = ("IAX2", "PJSIP")
 CALLER_ID_RE: Final = re.compile(r"[^\x00-\x1f\x7f\\$,|&]{1,80}")
 _EXTENSION_RE: Final = re.compile(r"[A-Za-z0-9_\-+*#.]{1,80}")
 MAX_TARGETS: Final = 20
@@ -161,18 +165,35 @@ class Conference(Action):
 @register
 @dataclass(frozen=True)
 class Transfer(Action):
-    """End the session and continue the dialplan at context/extension/priority."""
+    """End the session and continue the dialplan at context/extension/priority, or hand the
+    call with its session to another Asterisk server (``dial``: IAX2/… or PJSIP/…), where gtx
+    continues the same session at the response's ``next``."""
 
     kind = "transfer"
-    parameters = ("context", "extension", "priority")
+    parameters = ("context", "extension", "priority", "dial", "timeout")
     must_be_last = True
     context: str = ""
     extension: str = ""
     priority: int = 1
+    dial: str | None = None  # another server: IAX2/peer/exten or PJSIP/exten@endpoint
+    timeout: int = 30
     name: str | None = None
 
     @classmethod
     def from_struct(cls, fields: Fields, ctx: ValidationContext) -> Self:
+        if fields.has("dial"):
+            if fields.has("context") or fields.has("extension") or fields.has("priority"):
+                raise fields.error(None, "expected either dial (another server) or context and "
+                                   "extension (this server's dialplan), not both")
+            dial = fields.string("dial", pattern=_DIAL_STRING_RE,
+                                 expected="a dial string such as 'IAX2/serverb/ivr' or "
+                                 "'PJSIP/ivr@serverb'")
+            if dial.split("/", 1)[0].upper() not in HANDOFF_TECHNOLOGIES:
+                raise fields.error("dial", "expected an IAX2/… or PJSIP/… destination: only "
+                                   "they carry the session to the other server", dial)
+            return cls(dial=dial, timeout=fields.integer("timeout", 30, low=1, high=600))
+        if fields.has("timeout"):
+            raise fields.error("timeout", "applies to a transfer with dial only")
         return cls(
             context=fields.string("context", pattern=DIALPLAN_NAME_RE,
                                   expected="a dialplan context"),
@@ -182,5 +203,8 @@ class Transfer(Action):
         )
 
     async def run(self, channel: Channel, ctx: RunContext) -> ActionOutcome:
+        if self.dial is not None:
+            return ActionOutcome(fields={"dial": self.dial},
+                                 effect=HandOff(self.dial, self.timeout))
         await channel.transfer(self.context, self.extension, self.priority)
         return ActionOutcome(effect=EndSession(hangup=False))
