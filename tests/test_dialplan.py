@@ -574,3 +574,61 @@ def test_expressions(expression: str, value: str) -> None:
 def test_unknown_application_is_refused(plan: Dialplan) -> None:
     with pytest.raises(DialplanError, match="outside the simulated subset"):
         Simulator(plan, Nodes({})).execute("System", "rm -rf /")
+
+
+# -- the hand-over to another Asterisk (extensions_gtx_handoff.conf) --------------------------
+
+HANDOFF = ROOT / "dialplan" / "extensions_gtx_handoff.conf"
+
+
+@pytest.fixture(scope="module")
+def handoff_plan() -> Dialplan:
+    return load(read_config(DIALPLAN), read_config(HANDOFF))
+
+
+def test_handoff_contexts_of_both_servers(handoff_plan: Dialplan) -> None:
+    assert handoff_plan.contexts["gtx-handoff-pjsip"].keys() == {"s"}
+    assert handoff_plan.contexts["gtx-handoff-in"].keys() == {"ivr"}
+
+
+def test_pre_dial_handler_adds_every_state_header_from_the_inherited_values(
+    handoff_plan: Dialplan,
+) -> None:
+    from gtx.ivr.handoff import INHERITED_PREFIX, PJSIP_HANDLER
+    from gtx.ivr.state import STATE_HEADERS
+
+    context, exten, priority = PJSIP_HANDLER.split("^")
+    handler = handoff_plan.contexts[context][exten]
+    assert priority == "1"
+    sets = {p.data for p in handler if p.app == "Set"}
+    inherited = INHERITED_PREFIX.lstrip("_")
+    assert sets == {
+        f"PJSIP_HEADER(add,{header})=${{{inherited}{name.removeprefix('GTX_')}}}"
+        for name, header in STATE_HEADERS.items()
+    }
+    assert handler[-1].app == "Return"  # a pre-dial handler is a Gosub
+
+
+def test_handoff_uses_real_applications_and_functions(handoff_plan: Dialplan) -> None:
+    used_apps = {p.app for _, _, p in priorities(handoff_plan)}
+    assert used_apps <= KNOWN_APPLICATIONS
+    used_functions = {m for _, _, p in priorities(handoff_plan)
+                      for m in re.findall(r"([A-Z_]+)\(", p.data)}
+    assert {"PJSIP_HEADER"} <= used_functions
+    for line in HANDOFF.read_text().splitlines():
+        code = line.strip()
+        if code and not code.startswith(";"):
+            assert ";" not in code, line
+
+
+def test_a_handed_over_call_enters_gtx_with_failover_on_server_b(
+    handoff_plan: Dialplan,
+) -> None:
+    nodes = Nodes({"127.0.0.1": [dies_mid_session, finishes, finishes]})
+    sim = Simulator(handoff_plan, agi=nodes, channel=Channel(name="IAX2/servera-5995"))
+    channel = sim.call("gtx-handoff-in", "ivr")
+    # The first node died mid-session: the next attempt resumes it (GTX_STATUS RUNNING).
+    assert [(host, script, status) for host, script, _, status in nodes.calls] == [
+        ("127.0.0.1", "ivr", ""), ("127.0.0.1", "ivr", "RUNNING")]
+    assert channel.get("GTX_STATUS") == "DONE"
+    assert channel.ended == "hangup"

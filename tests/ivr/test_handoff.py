@@ -70,7 +70,7 @@ def test_pjsip_hand_over_sets_inherited_values_for_the_pre_dial_handler(ivr: Har
 def test_a_hand_over_the_other_server_refuses_goes_on_here(ivr: Harness) -> None:
     outcome, channel = transfer_step(ivr, IAX2, dial_status={"IAX2/serverb/ivr": "CHANUNAVAIL"})
     assert outcome.status == "DONE"
-    first, second = ivr.ws.calls
+    _, second = ivr.ws.calls
     assert second.method == "menu.three"
     assert second.request["step"] == 2
     assert second.request["vars"] == {"lang": "fr"}
