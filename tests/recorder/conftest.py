@@ -20,6 +20,9 @@ from gtx.store.api import Store
 from tests.recorder.fakes import FakeRecordingControl, Receiver
 
 T0 = 1_800_000_000.0
+#: The clock's step while waiting: a power of two, so that times stay exact (T0 + 1.0, not
+#: T0 + 0.9999999).
+STEP = 0.0625
 HOOK = "http://crm.example/RPC2"
 
 
@@ -76,7 +79,7 @@ class Rig:
         for _ in range(limit):
             if await condition():
                 return
-            self.clock.advance(0.05)
+            self.clock.advance(STEP)
             await deferLater(reactor, 0.001)
         raise AssertionError("condition not met")
 
@@ -84,8 +87,8 @@ class Rig:
         """Let ``seconds`` of the clock pass, the store answering in between."""
         from twisted.internet import reactor
 
-        for _ in range(round(seconds / 0.05)):
-            self.clock.advance(0.05)
+        for _ in range(round(seconds / STEP)):
+            self.clock.advance(STEP)
             await deferLater(reactor, 0.001)
 
     async def state_of(self, recording_id: str) -> str:
