@@ -14,8 +14,10 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable
 
+from twisted.internet.defer import Deferred
+
 from gtx.testing.call import ActiveCall
-from gtx.testing.emulated_channel import STATE_UP
+from gtx.testing.emulated_channel import STATE_UP, Heard
 from gtx.testing.expressions import write_variable
 from gtx.testing.pbx import DialDestination
 
@@ -172,7 +174,11 @@ async def dial(call: ActiveCall, args: list[str]) -> int:
         winner = next(
             b for b in behaviours if b.outcome == "ANSWER" and b.ring_seconds == answer_at
         )
-        return await _talk(call, record, started, winner.talk_seconds, options)
+        far_end = None
+        if winner.remote is not None:  # another server: the call runs there until it ends
+            target = targets[behaviours.index(winner)]
+            far_end = winner.remote(target, dict(channel.inherited), channel)
+        return await _talk(call, record, started, winner.talk_seconds, options, far_end)
     failures = [b for b in behaviours if b.outcome != "NOANSWER"]
     ends_at: float | None
     if len(failures) == len(behaviours):
@@ -194,14 +200,24 @@ async def _talk(
     started: float,
     talk: float | None,
     options: str,
+    far_end: Deferred[object] | None = None,
 ) -> int:
+    """The bridged call: ``talk`` seconds, or until ``far_end`` (another server's call) ends."""
     channel = call.channel
     limit = re.search(r"L\((\d+)", options)
     if limit is not None:
         cap = int(limit.group(1)) / 1000
         talk = cap if talk is None else min(talk, cap)
     channel.note("media", "called party answers")
-    heard = await channel.listen(talk)
+    far_end_over: list[bool] = []
+    if far_end is not None:
+
+        def over(result: object) -> None:
+            far_end_over.append(True)
+            channel.stop_listening()
+
+        far_end.addBoth(over)
+    heard = Heard(0.0) if far_end_over else await channel.listen(talk)
     if heard.hangup:
         return _dial_done(call, record, "ANSWER", started, heard.elapsed, -1)
     channel.note("media", "called party hangs up")

@@ -126,6 +126,12 @@ class EmulatedChannel:
         self.timeline.set_busy(True)
         return listener.deferred
 
+    def stop_listening(self) -> None:
+        """End the listen under way as if its media ended (the far end of a bridge left)."""
+        listener = self._listener
+        if listener is not None:
+            listener.finish(Heard(self.timeline.now() - listener.started))
+
     def _listen_ended(self, listener: _Listener) -> None:
         if self._listener is listener:
             self._listener = None

@@ -8,10 +8,11 @@ queues and conferences, and the clock; :class:`CallSpec` describes one call hand
 from __future__ import annotations
 
 import itertools
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorTime
 
 from gtx.testing.emulated_channel import STATE_RINGING, STATE_UP, EmulatedChannel
@@ -20,6 +21,12 @@ from gtx.testing.timeline import InstantTimeline, PacedTimeline, Timeline
 
 #: The version string of the Asterisk the reference transcripts were taken from.
 ASTERISK_VERSION = "GIT-master-f0c1c1a7b7"
+
+
+#: Runs the call another server answers (see :meth:`DialDestination.server`): given the dialled
+#: target, the values that cross with the call (keyed like :attr:`CallSpec.inherited`) and the
+#: calling channel; fires when that call ends.
+RemoteCall = Callable[[str, Mapping[str, str], EmulatedChannel], "Deferred[object]"]
 
 
 @dataclass(frozen=True)
@@ -40,6 +47,15 @@ class DialDestination:
     talk_seconds: float | None = 10.0
     amd_status: str = "HUMAN"
     amd_cause: str = "HUMAN-500-500"
+    remote: RemoteCall | None = None
+
+    @classmethod
+    def server(cls, call: RemoteCall, after: float = 0.5) -> DialDestination:
+        """Another Asterisk server (an IAX2 or PJSIP trunk): it answers after ``after``
+        seconds and runs ``call`` — e.g. an AGI call on a second :class:`EmulatedAsterisk`,
+        :func:`gtx.testing.handoff.remote_asterisk` — with the IAXVAR()/PJSIP_HEADER(add,…)
+        values set on the caller's channel; Dial lasts until that call ends."""
+        return cls("ANSWER", after, None, remote=call)
 
     @classmethod
     def answer(cls, after: float = 2.0, talk: float | None = 10.0) -> DialDestination:
