@@ -36,8 +36,10 @@ class RecordCommand:
 
     channel: str  # the channel name, or its Uniqueid (AMI accepts both)
     file: str  # the mixed file (absolute path on the Asterisk host, with extension)
-    receive_file: str | None = None  # split legs: what the channel hears (MixMonitor r())
-    transmit_file: str | None = None  # split legs: what the channel says (MixMonitor t())
+    receive_file: str | None = None  # split legs: what is read from the channel, i.e. what
+    #                                  its party says (MixMonitor r())
+    transmit_file: str | None = None  # split legs: what is written to the channel, i.e. what
+    #                                   its party hears (MixMonitor t())
     beep_seconds: int | None = None  # a periodic beep every N seconds (MixMonitor B())
     max_seconds: int | None = None  # stop by itself after N seconds
     only_bridged: bool = True  # record only while bridged (MixMonitor b) — False for IVRs
