@@ -58,7 +58,8 @@ FORMATS: Final[Mapping[str, str]] = {
 #: The Content-Type a recording is served with, by file extension. Raw signed linear is in
 #: the Asterisk host's byte order, which no audio/L16 type describes: it goes as bytes.
 CONTENT_TYPES: Final[Mapping[str, str]] = {
-    "wav": "audio/wav", "wav16": "audio/wav", "WAV": "audio/wav", "gsm": "audio/x-gsm",
+    "wav": "audio/wav", "wav16": "audio/wav", "WAV": "audio/wav", "wav49": "audio/wav",
+    "gsm": "audio/x-gsm",
     "ulaw": "audio/basic", "alaw": "audio/x-alaw-basic", "sln": "application/octet-stream",
     "sln16": "application/octet-stream", "g722": "audio/G722", "g729": "audio/G729",
 }
