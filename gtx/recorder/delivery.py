@@ -67,6 +67,9 @@ class RecordingEventDelivery:
         self.batch = batch
         self.log = log if log is not None else Logger(namespace="gtx.recorder")
         self._sending: set[int] = set()  # outbox ids in flight
+        # ids whose delivery ended while the outbox was being read: that read may have begun
+        # before the row was marked, and must not send it again
+        self._ended_during_read: set[int] = set()
         self._loop: LoopingCall | None = None
         self._polling = False
         self._kicked = False
@@ -105,6 +108,7 @@ class RecordingEventDelivery:
         if self._polling:
             return
         self._polling = True
+        self._ended_during_read.clear()
         try:
             due = await self.store.due_recording_events(self.clock.seconds(), self.batch)
         except Exception:
@@ -113,7 +117,7 @@ class RecordingEventDelivery:
         finally:
             self._polling = False
         for row in due:
-            if row.id not in self._sending:
+            if row.id not in self._sending and row.id not in self._ended_during_read:
                 self._sending.add(row.id)
                 Deferred.fromCoroutine(self._send(row))
 
@@ -139,3 +143,5 @@ class RecordingEventDelivery:
                              recording_id=event.recording_id)
         finally:
             self._sending.discard(row.id)
+            if self._polling:
+                self._ended_during_read.add(row.id)
