@@ -50,7 +50,7 @@ def event_struct(event: CallEvent) -> dict[str, object]:
     """The struct a callback receives: ``call_id``, ``seq``, ``state``, ``at`` (an ISO 8601
     UTC string: every XML-RPC client reads it, unlike dateTime.iso8601 which has no zone),
     ``number``, and when they apply ``outcome``, ``cause``, ``campaign_id``, ``contact_id``,
-    ``vars``."""
+    ``vars``, ``recording_id`` (campaign option ``record``)."""
     struct: dict[str, object] = {
         "call_id": event.call_id,
         "seq": event.seq,
@@ -59,7 +59,7 @@ def event_struct(event: CallEvent) -> dict[str, object]:
     }
     if event.outcome is not None:
         struct["outcome"] = str(event.outcome)
-    for key in ("number", "cause", "campaign_id", "contact_id", "vars"):
+    for key in ("number", "cause", "campaign_id", "contact_id", "vars", "recording_id"):
         value = event.data.get(key)
         if value is not None:
             struct[key] = value
@@ -78,6 +78,8 @@ def call_event(call: Call, state: CallState, at: float, outcome: Outcome | None 
         data["contact_id"] = call.contact_id
     if call.request.vars:
         data["vars"] = dict(call.request.vars)
+    if call.recording_id is not None:
+        data["recording_id"] = call.recording_id
     return CallEvent(call.call_id, 0, state, at, outcome, data)
 
 

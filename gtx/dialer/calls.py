@@ -115,6 +115,7 @@ class CallRecord:
         contact_step: ContactStep,
         on_done: Callable[[CallRecord, Outcome], None],
         log: Logger,
+        start_recording: Callable[[Call], Awaitable[str | None]] | None = None,
     ) -> None:
         self.call = call
         self.clock = clock
@@ -123,6 +124,7 @@ class CallRecord:
         self.contact_step = contact_step
         self.on_done = on_done
         self.log = log
+        self.start_recording = start_recording  # the campaign option record, on answer
         self.state = call.state
         self.outcome: Outcome | None = None
         self.originating = False  # an Originate is on its way
@@ -326,9 +328,20 @@ class CallRecord:
                     self.call_id, state, at, asterisk=asterisk, channel=channel))
             except ConflictError:
                 return  # completed meanwhile (its lease ran out): its outcome stands
+            if state is CallState.ANSWERED and self.start_recording is not None:
+                await self._record_answered()
             await self._publish(state, at)
 
         self._then(write)
+
+    async def _record_answered(self) -> None:
+        """Start the recording of the answered call (when its campaign asks for it) and link
+        it to the call, so that the answered event and the later ones carry its id."""
+        assert self.start_recording is not None
+        recording_id = await self.start_recording(self.call)
+        if recording_id is not None and recording_id != self.call.recording_id:
+            self.call = await self._retrying(
+                lambda: self.store.set_call_recording(self.call_id, recording_id))
 
     def finish(self, outcome: Outcome, cause: str | None) -> None:
         """Close the call with its one outcome (a second one is ignored)."""

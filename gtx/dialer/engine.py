@@ -54,10 +54,12 @@ from gtx.dialer.model import (
     Contact,
     Outcome,
 )
+from gtx.dialer.recording import CallRecordings
 from gtx.dialer.retry import next_step
 from gtx.dialer.validate_call import scheduled
 from gtx.errors import Conflict, InvalidArgument
 from gtx.origination import OriginateRequest, Originator
+from gtx.recorder.service import RecorderService
 from gtx.store.api import ConflictError, ContactOutcome, NotFoundError, Store
 
 
@@ -79,6 +81,7 @@ class Dialer(CampaignService, Service):
         queue_deadline: float = 120.0,
         campaign_poll: float = 5.0,
         callback_interval: float = 1.0,
+        recorder: RecorderService | None = None,
     ) -> None:
         self.clock = clock
         self.store = store
@@ -95,6 +98,9 @@ class Dialer(CampaignService, Service):
             timeout=settings.callback_timeout, retry_max=settings.callback_retry_max,
             interval=callback_interval, log=self.log,
         )
+        # The campaign option `record`: without a recorder, campaigns are not recorded.
+        self.recordings = (None if recorder is None
+                           else CallRecordings(recorder, self._campaign_spec, self.log))
         self._calls: dict[str, CallRecord] = {}
         self._unsent: dict[str, tuple[Originator, OriginateRequest, float]] = {}
         self._timers: dict[str, IDelayedCall] = {}  # scheduled calls not due yet
@@ -190,9 +196,20 @@ class Dialer(CampaignService, Service):
     def _record(self, call: Call) -> CallRecord:
         record = CallRecord(call, clock=self.clock, store=self.store, events=self.delivery,
                             contact_step=self._contact_step, on_done=self._call_done,
-                            log=self.log)
+                            log=self.log, start_recording=(
+                                None if self.recordings is None or call.campaign_id is None
+                                else self.recordings.start))
         self._calls[call.call_id] = record
         return record
+
+    async def _campaign_spec(self, campaign_id: int) -> CampaignSpec | None:
+        runner = self.runners.get(campaign_id)
+        if runner is not None:
+            return runner.campaign.spec
+        try:
+            return (await self.store.get_campaign(campaign_id)).spec
+        except NotFoundError:
+            return None
 
     async def call(self, request: CallRequest) -> str:
         """Queue a single call and send it, or schedule it (``not_before`` / ``delay``:

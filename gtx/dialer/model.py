@@ -150,6 +150,7 @@ class CampaignSpec:
     callback: Callback | None = None
     priority: int = 0  # higher is dialled first, across campaigns
     asterisk: str | None = None
+    record: float = 0.0  # percent of answered calls recorded: 0 none, 100 all (option record)
 
 
 @dataclass(frozen=True)
@@ -210,6 +211,7 @@ class Call:
     ended_at: float | None = None
     asterisk: str | None = None  # the server it was placed on
     channel: str | None = None  # Asterisk's channel name once known
+    recording_id: str | None = None  # the recording started on answer (campaign option record)
 
 
 @dataclass(frozen=True)

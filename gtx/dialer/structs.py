@@ -79,6 +79,7 @@ def spec_struct(spec: CampaignSpec) -> Struct:
         callback=None if spec.callback is None else callback_struct(spec.callback),
         priority=spec.priority,
         asterisk=spec.asterisk,
+        record=spec.record == 100 or ({"percent": spec.record} if spec.record else False),
     )
 
 
@@ -126,6 +127,7 @@ def call_struct(call: Call) -> Struct:
         node=call.node,
         asterisk=call.asterisk,
         channel=call.channel,
+        recording_id=call.recording_id,
     )
 
 

@@ -112,7 +112,22 @@ def _readers(configured: c.Configured) -> dict[str, Read]:
         "callback": c.callback,
         "priority": ranged(-1000, 1000, "higher is dialled first"),
         "asterisk": lambda value, path: c.asterisk(value, path, configured),
+        "record": record,
     }
+
+
+def record(value: object, path: str) -> float:
+    """``record``: true (every answered call), false, or ``{percent: 0 to 100}`` (a sample)."""
+    if isinstance(value, bool):
+        return 100.0 if value else 0.0
+    if not isinstance(value, dict):
+        raise a.wrong(path, "true, false or {percent: 0 to 100}", value)
+    parts = a.struct(value, path, {"percent"})
+    if "percent" not in parts:
+        raise InvalidArgument(a.member(path, "percent"),
+                              "missing: record is true, false or {percent: 0 to 100}")
+    return a.number(parts["percent"], a.member(path, "percent"), 0, 100,
+                    unit="percent of answered calls recorded")
 
 
 def retry(value: object, path: str) -> dict[Outcome, RetryRule]:

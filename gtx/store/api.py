@@ -206,6 +206,9 @@ class Store(Protocol):
     ) -> Deferred[Call]:
         """Record progress (dialing, ringing, answered); sets the matching timestamp."""
 
+    def set_call_recording(self, call_id: str, recording_id: str) -> Deferred[Call]:
+        """Link a call to the recording started on it; fire with the call."""
+
     def finish_call(
         self,
         call_id: str,

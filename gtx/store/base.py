@@ -242,6 +242,9 @@ class SqlStore:
     ) -> Deferred[Call]:
         return self._write(calls.update_call, call_id, state, at, asterisk, channel)
 
+    def set_call_recording(self, call_id: str, recording_id: str) -> Deferred[Call]:
+        return self._write(calls.set_call_recording, call_id, recording_id)
+
     def finish_call(
         self,
         call_id: str,

@@ -27,7 +27,7 @@ def _int(value: Any) -> int | None:
 
 def call_from_row(row: tuple[Any, ...]) -> Call:
     (call_id, request, state, outcome, cause, created, dialing_at, answered_at, ended_at, node,
-     campaign_id, contact_id, attempt, asterisk, channel) = row
+     campaign_id, contact_id, attempt, asterisk, channel, recording_id) = row
     return Call(
         call_id=call_id,
         request=codec.decode_request(request),
@@ -44,6 +44,7 @@ def call_from_row(row: tuple[Any, ...]) -> Call:
         ended_at=_float(ended_at),
         asterisk=asterisk,
         channel=channel,
+        recording_id=recording_id,
     )
 
 
@@ -61,12 +62,19 @@ def create_call(sql: Sql, call: Call) -> None:
     """A call id already stored is a ConflictError (the driver's unique violation)."""
     sql.run(
         "INSERT INTO calls ({call}) VALUES"
-        " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         call.call_id, codec.encode_request(call.request), call.state.value,
         None if call.outcome is None else call.outcome.value, call.cause, call.created,
         call.dialing_at, call.answered_at, call.ended_at, call.node, call.campaign_id,
-        call.contact_id, call.attempt, call.asterisk, call.channel,
+        call.contact_id, call.attempt, call.asterisk, call.channel, call.recording_id,
     )
+
+
+def set_call_recording(sql: Sql, call_id: str, recording_id: str) -> Call:
+    """Link the call to its recording (the campaign option ``record``)."""
+    get_call(sql, call_id)  # NotFoundError when there is no such call
+    sql.run("UPDATE calls SET recording_id = ? WHERE call_id = ?", recording_id, call_id)
+    return get_call(sql, call_id)
 
 
 def update_call(

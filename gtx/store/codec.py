@@ -125,6 +125,7 @@ def spec_doc(spec: CampaignSpec) -> dict[str, Any]:
         "callback": callback_doc(spec.callback),
         "priority": spec.priority,
         "asterisk": spec.asterisk,
+        "record": spec.record,
     }
 
 
@@ -152,6 +153,7 @@ def spec_from(doc: Mapping[str, Any]) -> CampaignSpec:
         callback=callback_from(doc.get("callback")),
         priority=int(doc["priority"]),
         asterisk=_optional(doc, "asterisk", str),
+        record=float(doc.get("record", 0.0)),  # campaigns stored before the option: none
     )
 
 

@@ -181,6 +181,8 @@ STEPS: tuple[Step, ...] = (
     Step(1, "campaigns, contacts, calls, do-not-call list, call-back outbox, audit log",
          _SCHEMA_1),
     Step(2, "recordings and their call-back outbox", _SCHEMA_2),
+    Step(3, "the recording of a call (campaign option record)",
+         ("ALTER TABLE calls ADD COLUMN recording_id TEXT",)),
 )
 
 #: The schema version this code needs.

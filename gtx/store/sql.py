@@ -30,7 +30,7 @@ COLUMNS = {
     ),
     "call": (
         "call_id, request, state, outcome, cause, created, dialing_at, answered_at, ended_at,"
-        " node, campaign_id, contact_id, attempt, asterisk, channel"
+        " node, campaign_id, contact_id, attempt, asterisk, channel, recording_id"
     ),
 }
 

@@ -278,6 +278,13 @@ class FakeStore:
             return call
         return self._run(work)
 
+    def set_call_recording(self, call_id: str, recording_id: str) -> Deferred[Call]:
+        def work() -> Call:
+            call = replace(self._call(call_id), recording_id=recording_id)
+            self.calls[call_id] = call
+            return call
+        return self._run(work)
+
     def finish_call(self, call_id: str, outcome: Outcome, at: float, cause: str | None,
                     contact: ContactOutcome | None) -> Deferred[Call]:
         def work() -> Call:

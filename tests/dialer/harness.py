@@ -51,13 +51,14 @@ class Node:
     def __init__(self, clock: Clock, store: FakeStore, originator: FakeOriginator,
                  receiver: FakeReceiver, agents: FixedAgents, name: str = "gtx1",
                  settings: DialerSettings = SETTINGS,
-                 ids: itertools.count[int] | None = None) -> None:
+                 ids: itertools.count[int] | None = None, recorder: Any = None) -> None:
         self.clock, self.store, self.originator = clock, store, originator
         self.receiver, self.agents = receiver, agents
         ids = ids if ids is not None else itertools.count(1)
         self.dialer = Dialer(clock=clock, store=store, originators={originator.name: originator},
                              node=name, settings=settings, callback_client=receiver,
-                             agents=agents, new_call_id=lambda: f"c{next(ids)}")
+                             agents=agents, new_call_id=lambda: f"c{next(ids)}",
+                             recorder=recorder)
         self.dialer.startService()
         run(self._ready())
 
@@ -77,9 +78,10 @@ class World:
         self.agents = FixedAgents({"sales": 0})
         self.ids = itertools.count(1)  # call ids unique across the nodes and their restarts
 
-    def node(self, name: str = "gtx1", settings: DialerSettings = SETTINGS) -> Node:
+    def node(self, name: str = "gtx1", settings: DialerSettings = SETTINGS,
+             recorder: Any = None) -> Node:
         return Node(self.clock, self.store, self.originator, self.receiver, self.agents, name,
-                    settings, self.ids)
+                    settings, self.ids, recorder)
 
     def advance(self, seconds: float, step: float = 0.25) -> None:
         """Move time on in small steps, as a real reactor would."""

@@ -198,3 +198,20 @@ async def test_scheduled_call_kept_queued_and_dialled_after_a_restart(store: Sto
     assert (await second.call_status(call_id)).outcome is Outcome.ANSWERED
     assert len(setup.originator.originated) == 1
     await setup.stop()
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_call_s_recording_and_the_record_option_are_stored(store: Store) -> None:
+    from gtx.dialer.model import Call
+
+    campaign = await store.create_campaign(
+        CampaignSpec(name="rec", mode=CampaignMode.BROADCAST, channel="PJSIP/{number}@trunk",
+                     on_answer=OnAnswer(app="survey"), record=12.5), MONDAY_10H)
+    assert (await store.get_campaign(campaign.id)).spec.record == 12.5
+    call = Call(call_id="c-rec", request=request("5550100"), state=CallState.QUEUED,
+                created=MONDAY_10H, node="gtx1", campaign_id=campaign.id)
+    await store.create_call(call)
+    assert (await store.get_call("c-rec")).recording_id is None
+    linked = await store.set_call_recording("c-rec", "rec-42")
+    assert linked.recording_id == "rec-42"
+    assert (await store.get_call("c-rec")).recording_id == "rec-42"
