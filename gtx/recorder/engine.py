@@ -17,11 +17,21 @@ Asterisk sends and the API's calls never interleave.
 
 Recordings this process does not follow — left ``recording``/``paused`` by a crash (found at
 start-up), or lost with an AMI link (the control reports them STOPPED with cause ``link
-lost``) — are **watched**: every ``watch_interval`` seconds, once their server is connected,
-gtx asks whether their channel is still up; gone, the recording is finalised from what is on
-the disk; still up, it goes on (stop, pause and resume still work: they name the channel).
+lost``: gtx asks Asterisk at once whether the channel is up, when the link is) — are
+**watched**: every ``watch_interval`` seconds, once their server is connected, gtx asks
+whether their channel is still up; gone, the recording is finalised from what is on the disk;
+still up, it goes on (stop, pause and resume still work: they name the channel).
 
-With ``keep_days``, :mod:`gtx.recorder.retention` deletes expired recordings daily.
+One channel has one recording at a time (Asterisk stops and mutes a channel's MixMonitors all
+together): a second ``start`` on it is a Conflict.
+
+A start Asterisk refuses leaves the recording ``failed`` (kept, with the error; no event:
+the caller has the fault). With ``keep_days``, :mod:`gtx.recorder.retention` deletes expired
+recordings daily.
+
+Wiring (the composition root): ``controls`` by ``[asterisk:NAME]``, ``directory`` and
+``keep_days`` from ``[recorder]``, ``sessions`` the IVR engine (``{session}`` targets),
+``url_signer`` the signer of recording URLs (:meth:`Recorder.url` is a Conflict without it).
 """
 
 from __future__ import annotations
@@ -156,6 +166,12 @@ class Recorder(RecordingKeeper, Service):
         """Start recording ``target``; fire with the recording (state ``recording``)."""
         resolved = await resolve(target, store=self.store, controls=self.controls,
                                  sessions=self.sessions)
+        # Asterisk stops and mutes a channel's recordings all together: one at a time
+        for other in await self.store.open_recordings():
+            if (other.state in ACTIVE and other.asterisk == resolved.asterisk
+                    and other.channel == resolved.channel):
+                raise Conflict(f"channel {resolved.channel} is already being recorded "
+                               f"(recording {other.recording_id})")
         recording_id = self.new_id()
         now = self.clock.seconds()
         paths = self._paths(recording_id, now, resolved, options)

@@ -62,9 +62,12 @@ class RecordingKeeper:
         async with self._serial(recording_id):
             self._live.discard(recording_id)
             if update.cause == LINK_LOST:
-                self.log.info("[{recording_id}] Asterisk link lost: watching the recording",
+                # the control lost track of it: whether it ended is for Asterisk to say, now
+                # if the link is back, else when the watch finds it back
+                self.log.info("[{recording_id}] Asterisk link lost: reconciling the recording",
                               recording_id=recording_id)
                 self._watched.add(recording_id)
+                await self._reconcile(recording_id, LINK_LOST)
                 return
             await self._finalise(recording_id, update.cause)
 
@@ -123,7 +126,8 @@ class RecordingKeeper:
                 self.log.failure("[{recording_id}] could not reconcile the recording",
                                  recording_id=recording_id)
 
-    async def _reconcile(self, recording_id: str) -> None:
+    async def _reconcile(self, recording_id: str, cause: str = "hangup") -> None:
+        """Finalise a watched recording (with ``cause``) once its channel is known gone."""
         if recording_id not in self._watched or recording_id in self._live:
             self._watched.discard(recording_id)
             return
@@ -147,7 +151,7 @@ class RecordingKeeper:
         if not up:
             self.log.info("[{recording_id}] its channel {channel} is gone: finalising",
                           recording_id=recording_id, channel=recording.channel)
-            await self._finalise(recording_id, "hangup")
+            await self._finalise(recording_id, cause)
 
     # -- helpers ------------------------------------------------------------------------------
 

@@ -135,6 +135,16 @@ class FakeRecordingControl:
                 sink(RecordingUpdate(active.command.recording_id, RecordingProgress.STOPPED,
                                      "link lost"))
 
+    def missed_hang_up(self, channel: str) -> None:
+        """The channel hung up while the link was down, and the control finds out after the
+        login (as the AMI adapter does): files closed, then STOPPED with cause link lost."""
+        self.channels.discard(channel)
+        active = self.active.pop(channel)
+        self._close(active)
+        if active.sink is not None:
+            active.sink(RecordingUpdate(active.command.recording_id, RecordingProgress.STOPPED,
+                                        "link lost"))
+
     def forget(self) -> None:
         """gtx restarted: the recordings go on on Asterisk, no update is sent any more."""
         for active in self.active.values():

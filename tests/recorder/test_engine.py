@@ -173,6 +173,18 @@ async def _state_is(rig: Rig, recording_id: str, state: str) -> bool:
 
 
 @pytest_twisted.ensureDeferred
+async def test_one_recording_per_channel_at_a_time(rig: Rig) -> None:
+    rig.pbx1.channels.add(CHAN)
+    recorder = await rig.recorder()
+    await recorder.start(RecordingTarget(channel=CHAN), OPTS, "alice")
+    with pytest.raises(Conflict, match=r"already being recorded \(recording r1\)"):
+        await recorder.start(RecordingTarget(channel=CHAN), OPTS, "bob")
+    await recorder.stop("r1")
+    again = await recorder.start(RecordingTarget(channel=CHAN), OPTS, "bob")
+    assert again.state is RecordingState.RECORDING
+
+
+@pytest_twisted.ensureDeferred
 async def test_a_name_already_taken_is_a_conflict(rig: Rig) -> None:
     rig.pbx1.channels.add(CHAN)
     (rig.directory / "mine.wav").write_bytes(b"someone else's")

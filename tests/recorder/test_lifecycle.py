@@ -118,6 +118,19 @@ async def test_a_lost_link_is_reconciled_on_reconnect(rig: Rig) -> None:
 
 
 @pytest_twisted.ensureDeferred
+async def test_a_hang_up_missed_while_the_link_was_down_finalises_at_once(rig: Rig) -> None:
+    rig.pbx1.channels.add(CHAN)
+    recorder = await rig.recorder(watch_interval=3600)
+    await recorder.start(RecordingTarget(channel=CHAN), OPTS, "alice")
+    await rig.wait(2)
+    rig.pbx1.missed_hang_up(CHAN)  # told after the login: the channel is gone
+    await rig.until(lambda: _state_is(rig, "r1", "ready"), limit=100)  # not at the next watch
+    assert (await recorder.get("r1")).duration == 2.0
+    await rig.until(lambda: _received(rig, 3))
+    assert rig.receiver.received[1][2]["cause"] == "link lost"
+
+
+@pytest_twisted.ensureDeferred
 async def test_stop_without_an_update_still_finalises(rig: Rig) -> None:
     rig.pbx1.channels.add(CHAN)
     rig.pbx1.stopped_after = 10_000  # Asterisk never says the files are closed
