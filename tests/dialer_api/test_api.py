@@ -237,3 +237,14 @@ def test_configured_names_come_from_gtx_ini() -> None:
     assert (set(known.servers), set(known.apps or ()), known.url_apps) == (
         {"pbx1"}, {"menu"}, False)
     assert replace(known, url_apps=True).url_apps
+
+
+def test_campaign_option_record(rpc: XMLRPCResource, service: FakeDialerService) -> None:
+    assert call(rpc, "dialer.campaign.create", BROADCAST)["record"] is False
+    sampled = call(rpc, "dialer.campaign.create", {**BROADCAST, "record": {"percent": 20}})
+    assert sampled["record"] == {"percent": 20.0}
+    assert call(rpc, "dialer.campaign.create", {**BROADCAST, "record": True})["record"] is True
+    assert fault(rpc, "dialer.campaign.create", {**BROADCAST, "record": {"percent": 150}})[0] \
+        == 400
+    assert fault(rpc, "dialer.campaign.create", {**BROADCAST, "record": "all"}) == (
+        400, "spec.record: expected true, false or {percent: 0 to 100}, got 'all'")
