@@ -112,6 +112,9 @@ class CallbackDelivery:
         self.batch = batch
         self.log = log if log is not None else Logger(namespace="gtx.dialer")
         self._sending: set[int] = set()  # outbox ids in flight
+        # Deliveries that ended while the outbox was being read: that read may still list
+        # them as undelivered, and must not send them again.
+        self._ended_during_read: set[int] = set()
         self._loop: LoopingCall | None = None
         self._polling = False
         self._kicked = False
@@ -157,6 +160,7 @@ class CallbackDelivery:
         if self._polling:
             return
         self._polling = True
+        self._ended_during_read.clear()
         try:
             due = await self.store.due_events(self.clock.seconds(), self.batch)
         except Exception:
@@ -165,7 +169,7 @@ class CallbackDelivery:
         finally:
             self._polling = False
         for row in due:
-            if row.id not in self._sending:
+            if row.id not in self._sending and row.id not in self._ended_during_read:
                 self._sending.add(row.id)
                 Deferred.fromCoroutine(self._send(row))
 
@@ -188,3 +192,5 @@ class CallbackDelivery:
                              call_id=row.event.call_id)
         finally:
             self._sending.discard(row.id)
+            if self._polling:
+                self._ended_during_read.add(row.id)

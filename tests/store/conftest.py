@@ -15,7 +15,8 @@ from gtx.store.api import Store
 from tests.pg import PostgresCluster
 
 #: Every table of the store's data (not schema_version).
-TABLES = ("contacts", "campaigns", "outbox", "calls", "dnc", "audit")
+TABLES = ("contacts", "campaigns", "outbox", "calls", "dnc", "audit", "recording_outbox",
+          "recordings")
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
