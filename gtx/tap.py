@@ -28,6 +28,7 @@ from gtx.asterisk.agi_server import FastAGIFactory
 from gtx.asterisk.ami import AMIClient
 from gtx.asterisk.ami_agents import AMIAgentSource, CombinedAgents
 from gtx.asterisk.ami_originator import AMIOriginator
+from gtx.asterisk.ami_recorder import AMIRecorder
 from gtx.config import ConfigError, ConfigProblem, GtxConfig, load_config
 from gtx.dialer.agents import AgentSource
 from gtx.dialer.api import configured_from, register_dialer_api
@@ -38,6 +39,11 @@ from gtx.ivr.engine import IvrEngine
 from gtx.ivr.session import SessionOutcome
 from gtx.metrics import Metrics
 from gtx.origination import Originator
+from gtx.recorder.api import register_recorder_api
+from gtx.recorder.engine import Recorder
+from gtx.recorder.ivr_adapter import RecorderForIvr
+from gtx.recorder.urls import MOUNT, RecordingDirectory, RecordingsResource, UrlSigner
+from gtx.recording import RecordingControl
 from gtx.store import open_store
 from gtx.store.api import StoreError
 from gtx.xmlrpc.auth import AuthenticatedXMLRPCResource, access_notice, check_listen_address
@@ -88,6 +94,7 @@ class GtxNode:
         self.ami: dict[str, AMIClient] = {}
         self.originators: dict[str, Originator] = {}
         self.agents: dict[str, AgentSource] = {}
+        self.recording_controls: dict[str, RecordingControl] = {}
         for server in config.asterisk.values():
             if server.ami:
                 client = AMIClient(server.name, clientFromString(reactor, server.ami),
@@ -95,6 +102,18 @@ class GtxNode:
                 self.ami[server.name] = client
                 self.originators[server.name] = AMIOriginator(client, reactor)
                 self.agents[server.name] = AMIAgentSource(client)
+                self.recording_controls[server.name] = AMIRecorder(client, reactor)
+        self.recorder = Recorder(
+            clock=reactor,
+            store=self.store,
+            controls=self.recording_controls,
+            node=config.node,
+            directory=config.recorder.dir,
+            keep_days=config.recorder.keep_days,
+            callback_client=self.webservice,
+            callback_timeout=config.dialer.callback_timeout,
+            callback_retry_max=config.dialer.callback_retry_max,
+        )
         self.dialer = Dialer(
             clock=reactor,
             store=self.store,
@@ -103,6 +122,7 @@ class GtxNode:
             settings=config.dialer,
             callback_client=self.webservice,
             agents=CombinedAgents(self.agents),
+            recorder=self.recorder,
         )
         # The IVR's `callback` action schedules dialer calls; without an Asterisk server to
         # dial through there is no dialer to ask, and the action says so.
@@ -114,16 +134,21 @@ class GtxNode:
             node=config.node,
             metrics=self.metrics,
             callbacks=DialerCallbacks(self.dialer, config.dialer) if self.originators else None,
+            recorder=RecorderForIvr(self.recorder),
         )
+        self.recorder.sessions = self.engine  # {session} targets: the sessions running here
         self.rpc = AuthenticatedXMLRPCResource(
             config.users, clock=reactor, audit=self.store.audit,
             max_request_size=config.http_max_request_size,
         )
         register_dialer_api(self.rpc, self.dialer, config.dialer, configured_from(config))
-        self.site = build_site(
-            build_root(health=self.health, metrics=self.metrics, rpc=self.rpc),
-            max_request_size=config.http_max_request_size,
-        )
+        self.url_signer = UrlSigner.from_settings(config.recorder, config.http_listen, reactor)
+        recordings = RecordingDirectory(config.recorder.dir)
+        register_recorder_api(self.rpc, self.recorder, self.url_signer, recordings,
+                              configured_from(config))
+        root = build_root(health=self.health, metrics=self.metrics, rpc=self.rpc)
+        root.putChild(MOUNT, RecordingsResource(self.recorder, self.url_signer, recordings))
+        self.site = build_site(root, max_request_size=config.http_max_request_size)
 
     def _session(self, channel: FastAGIChannel) -> Deferred[SessionOutcome]:
         """One FastAGI connection: count it, run its IVR session."""
@@ -166,7 +191,9 @@ class GtxNode:
             log.info("node {node}: store schema version {version}", node=self.config.node,
                      version=version)
             self.store_ready = True
+            self.recorder.startService()
             self.dialer.startService()
+            await self.recorder.ready
             await self.dialer.ready
             return
 
@@ -190,6 +217,8 @@ class GtxNode:
                      timeout=timeout)
         if self.dialer.running:
             await self.dialer.stopService()
+        if self.recorder.running:
+            await self.recorder.stopService()
         for client in self.ami.values():
             if client.running:
                 await client.stopService()
