@@ -183,7 +183,9 @@ async def test_busy_number_ends_busy() -> None:
 @pytest_twisted.ensureDeferred
 async def test_broadcast_campaign_runs_to_completion_through_the_api() -> None:
     numbers = [f"55530{n:02d}" for n in range(6)]
-    destinations = {f"PJSIP/{n}@trunk": DialDestination.answer(after=1, talk=5)
+    # The called party stays on long enough (60 call seconds, 0.6 s here) for its IVR session
+    # to reach the web service even on a loaded machine; the session then ends the call.
+    destinations = {f"PJSIP/{n}@trunk": DialDestination.answer(after=1, talk=60)
                     for n in numbers[:4]}
     destinations[f"PJSIP/{numbers[4]}@trunk"] = DialDestination.busy()
     destinations[f"PJSIP/{numbers[5]}@trunk"] = DialDestination.no_answer()
