@@ -189,7 +189,9 @@ async def test_scheduled_call_kept_queued_and_dialled_after_a_restart(store: Sto
     await setup.until(sent, limit=2000)
     ((at, originate),) = setup.originator.originated
     assert originate.call_id == call_id
-    assert due <= at <= due + 1  # `dialing` is written (in a thread) before it is sent
+    # Not before it is due. (How soon after is tested on the fakes, in test_scheduled.py: here
+    # the Clock keeps moving while the store's thread writes `dialing`, so it is not exact.)
+    assert due <= at
 
     async def over() -> bool:
         return (await second.call_status(call_id)).state is CallState.COMPLETED
