@@ -11,7 +11,9 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import shutil
 import sys
+import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -106,6 +108,7 @@ async def run_calls(reactor: Any, args: argparse.Namespace, out: TextIO) -> int:
                            destinations={f"PJSIP/{n}@trunk": d for n, d in CAMPAIGN.items()})
     ami = EmulatedAMIServer(pbx, users={"gtx": "demo"}, reactor=reactor)
     ami_port = await serverFromString(reactor, "tcp:0:interface=127.0.0.1").listen(ami)
+    recordings = tempfile.mkdtemp(prefix="gtx-demo-recordings-")
     config = parse_config(
         "[gtx]\nnode = demo\nshutdown_timeout = 5\n"
         "[fastagi]\nlisten = tcp:0:interface=127.0.0.1\n"
@@ -114,6 +117,7 @@ async def run_calls(reactor: Any, args: argparse.Namespace, out: TextIO) -> int:
         f"[asterisk:pbx1]\nami = tcp:127.0.0.1:{ami_port.getHost().port}\n"
         "ami_user = gtx\nami_secret = demo\n"
         "[dialer]\nchannel = PJSIP/{number}@trunk\ntick = 0.05\n"
+        f"[recorder]\ndir = {recordings}\n"
         f"[ivr:menu]\nurl = http://127.0.0.1:{menu_port}/RPC2\nmethod = menu.start\n"
         "hangup_method = menu.hangup\n"
         f"[ivr:prepaid]\nurl = http://127.0.0.1:{prepaid_port}/RPC2\nmethod = prepaid.start\n"
@@ -145,6 +149,7 @@ async def run_calls(reactor: Any, args: argparse.Namespace, out: TextIO) -> int:
     ami.disconnect_all()
     menu.shutdown()
     prepaid.shutdown()
+    shutil.rmtree(recordings, ignore_errors=True)
     print(f"\ndemo {'passed' if failures == 0 else 'FAILED'}: {args.calls} call(s) and a "
           f"campaign, {failures} unexpected", file=out)
     return 1 if failures else 0
@@ -190,6 +195,7 @@ async def broadcast_campaign(reactor: Any, node: GtxNode, api: str, out: TextIO)
         campaign = await rpc("dialer.campaign.create", {
             "name": "demo reminders", "mode": "broadcast", "on_answer": {"app": "menu"},
             "amd": True, "max_concurrent": 3, "max_cps": 5, "timeout": 20, "max_attempts": 1,
+            "record": True,
             "windows": [{"days": "mon-sun", "start": "00:00", "end": "23:59"}],
         })
         campaign_id = campaign["campaign_id"]
@@ -210,14 +216,27 @@ async def broadcast_campaign(reactor: Any, node: GtxNode, api: str, out: TextIO)
                 break
             await deferLater(reactor, 0.02, lambda: None)
         results = await rpc("dialer.campaign.results", campaign_id, {"limit": 100})
+        listed: dict[str, Any] = {"recordings": []}
+        for _ in range(500):  # the recordings of the last calls are being finalised
+            listed = await rpc("recorder.list", {"limit": 100})
+            if all(r["state"] in ("ready", "failed") for r in listed["recordings"]):
+                break
+            await deferLater(reactor, 0.02, lambda: None)
     finally:
         await client.close()
     print("    results:", file=out)
     for call in results["calls"]:
         print(f"      {call['number']}  {call.get('outcome', '-'):<10} {call.get('cause', '')}",
               file=out)
+    print("    recordings (the campaign records every answered call, an answering machine's "
+          "too: recording starts on answer, before AMD's verdict):", file=out)
+    for rec in listed["recordings"]:
+        print(f"      {rec['recording_id']}  {rec['state']:<6} {rec.get('size', '?'):>8} bytes "
+              f"{rec.get('duration', '?')} s  {', '.join(rec['files'])}", file=out)
+    ready = [r for r in listed["recordings"] if r["state"] == "ready" and r.get("size", 0) > 44]
     outcomes = {k: v for k, v in status.get("counters", {}).items() if k in CAMPAIGN_EXPECTED}
-    ok = status.get("state") == "completed" and outcomes == CAMPAIGN_EXPECTED
+    ok = (status.get("state") == "completed" and outcomes == CAMPAIGN_EXPECTED
+          and len(ready) == CAMPAIGN_EXPECTED["answered"] + CAMPAIGN_EXPECTED["machine"])
     print(f"--- campaign {status.get('state')} "
           f"({'as expected' if ok else f'UNEXPECTED (wanted {CAMPAIGN_EXPECTED})'})", file=out)
     return 0 if ok else 1
