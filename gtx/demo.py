@@ -128,6 +128,7 @@ async def run_calls(reactor: Any, args: argparse.Namespace, out: TextIO) -> int:
     agi = await serverFromString(reactor, config.fastagi_listen).listen(node.fastagi)
     http = await serverFromString(reactor, config.http_listen).listen(node.site)
     agi_port, http_port = agi.getHost().port, http.getHost().port
+    node.http_listening_on(http_port)
     ami.fastagi = ("127.0.0.1", agi_port)
     await node.start()
     print(f"gtx node 'demo': FastAGI on 127.0.0.1:{agi_port}, HTTP on 127.0.0.1:{http_port}",

@@ -155,6 +155,13 @@ class GtxNode:
         self.metrics.agi_connections.inc()
         return self.engine.run(channel)
 
+    def http_listening_on(self, port: int) -> None:
+        """The port the HTTP side really listens on (``tcp:0`` picks one when it starts):
+        signed recording URLs point there unless ``[recorder] public_url`` says otherwise."""
+        if self.config.recorder.public_url is None:
+            parts = urlsplit(self.url_signer.base_url)
+            self.url_signer.base_url = f"{parts.scheme}://{parts.hostname}:{port}"
+
     def health(self) -> Mapping[str, object]:
         """What /health reports."""
         return {

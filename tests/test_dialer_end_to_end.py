@@ -4,6 +4,8 @@ TCP on loopback), with call-back events received by an in-process XML-RPC servic
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -11,6 +13,7 @@ from typing import Any
 
 import pytest_twisted
 from twisted.internet import reactor as global_reactor
+from twisted.internet.defer import Deferred
 from twisted.internet.endpoints import serverFromString
 from twisted.internet.task import deferLater
 from twisted.web.server import Site
@@ -97,6 +100,7 @@ async def stack(destinations: dict[str, DialDestination],
     # The AMI server needs the node's FastAGI port and the node needs the AMI port: listen
     # on the AMI side first, point it at the node once the node listens.
     ami = EmulatedAMIServer(asterisk, users={"gtx": "gtxsecret"}, reactor=reactor)
+    recordings = tempfile.mkdtemp(prefix="gtx-recordings-")
     for queue, agents in (members or {}).items():
         for agent in agents:
             ami.set_queue_member(queue, agent)
@@ -110,11 +114,14 @@ async def stack(destinations: dict[str, DialDestination],
         "[dialer]\nchannel = PJSIP/{number}@trunk\ntick = 0.05\n"
         f"[user:crm]\nrole = dialer\ntoken = {TOKEN}\n"
         "[user:viewer]\nrole = readonly\ntoken = look\n"
+        "[user:tapes]\nrole = recorder\ntoken = tapes\n"
+        f"[recorder]\ndir = {recordings}\n"
         f"[ivr:survey]\nurl = {service_url}\nmethod = survey.start\n"
     )
     node = GtxNode(config, reactor)
     agi = await listen(node.fastagi)
     http = await listen(node.site)
+    node.http_listening_on(http.getHost().port)
     ami.fastagi = ("127.0.0.1", agi.getHost().port)  # type: ignore[assignment]
     await node.start()
     client = XMLRPCClient(reactor)
@@ -129,6 +136,7 @@ async def stack(destinations: dict[str, DialDestination],
         for port in (agi, http, ami_port, service_port):
             await port.stopListening()
         ami.disconnect_all()
+        shutil.rmtree(recordings, ignore_errors=True)
 
 
 @pytest_twisted.ensureDeferred
@@ -363,3 +371,89 @@ async def test_campaign_survives_the_ami_link_dropping() -> None:
         assert [c for c in calls if c["state"] != "completed"] == []
         answered = [c for c in calls if c.get("outcome") == "answered"]
         assert len(answered) <= 1
+
+
+@pytest_twisted.ensureDeferred
+async def test_recording_a_dialer_call_through_the_recorder_api() -> None:
+    destinations = {"PJSIP/5556000@trunk": DialDestination.answer(after=1, talk=600)}
+    # The IVR keeps the call up for 300 call seconds (3 s here) while the recording runs.
+    steps = {"survey.start": lambda request: {"actions": [{"action": "wait", "seconds": 300}]}}
+    async with stack(destinations, steps) as s:
+        call_id = (await s.rpc("dialer.call", "5556000", {"on_answer": {"app": "survey"}}))[
+            "call_id"]
+
+        async def state() -> str:
+            return str((await s.rpc("dialer.call_status", call_id))["state"])
+
+        for _ in range(500):
+            if await state() == "answered":
+                break
+            await deferLater(reactor, 0.01, lambda: None)
+        started = await s.rpc("recorder.start", {"call_id": call_id},
+                              {"metadata": {"ticket": "T-1"}}, token="tapes")
+        rid = started["recording_id"]
+        with_dialer_role = None
+        try:
+            await s.rpc("recorder.get", rid)  # the dialer role may not touch recordings
+        except Fault as fault:
+            with_dialer_role = fault.code
+        await deferLater(reactor, 0.2, lambda: None)  # 20 s of call time pass
+        await s.rpc("recorder.pause", rid, token="tapes")
+        await s.rpc("recorder.resume", rid, token="tapes")
+        await s.rpc("recorder.stop", rid, token="tapes")
+        recording: dict[str, Any] = {}
+        for _ in range(500):
+            recording = await s.rpc("recorder.get", rid, token="tapes")
+            if recording["state"] in ("ready", "failed"):
+                break
+            await deferLater(reactor, 0.01, lambda: None)
+        url = await s.rpc("recorder.url", rid, token="tapes")
+        body = await http_get(url, {"Range": "bytes=0-43"})
+        stopped_twice = None
+        try:
+            await s.rpc("recorder.stop", rid, token="tapes")
+        except Fault as fault:
+            stopped_twice = fault.code
+    assert with_dialer_role == 403
+    assert recording["state"] == "ready"
+    assert recording["metadata"] == {"ticket": "T-1"}
+    assert recording["size"] > 44
+    assert recording["duration"] > 0
+    assert recording["started_by"] == "tapes"
+    (path,) = recording["files"]
+    assert path.endswith(f"{rid}.wav")
+    assert body[0].startswith(b"HTTP/1.1 206 ")
+    assert body[1][:4] == b"RIFF"
+    assert len(body[1]) == 44
+    assert stopped_twice == 409
+
+
+async def http_get(url: str, headers: dict[str, str]) -> tuple[bytes, bytes]:
+    """A raw GET: (status line, body)."""
+    from urllib.parse import urlsplit
+
+    from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
+    from twisted.internet.protocol import Protocol
+
+    class Client(Protocol):
+        def __init__(self) -> None:
+            self.data = b""
+            self.done: Deferred[bytes] = Deferred()
+
+        def dataReceived(self, data: bytes) -> None:
+            self.data += data
+
+        def connectionLost(self, reason: object = None) -> None:
+            self.done.callback(self.data)
+
+    parts = urlsplit(url)
+    client = await connectProtocol(
+        TCP4ClientEndpoint(reactor, parts.hostname or "127.0.0.1", parts.port or 80), Client())
+    target = parts.path + (f"?{parts.query}" if parts.query else "")
+    lines = [f"GET {target} HTTP/1.1", f"Host: {parts.netloc}", "Connection: close",
+             *(f"{k}: {v}" for k, v in headers.items()), "", ""]
+    assert client.transport is not None
+    client.transport.write("\r\n".join(lines).encode())
+    raw = await client.done
+    head, _, body = raw.partition(b"\r\n\r\n")
+    return head.split(b"\r\n")[0], body
