@@ -229,15 +229,16 @@ async def broadcast_campaign(reactor: Any, node: GtxNode, api: str, out: TextIO)
     for call in results["calls"]:
         print(f"      {call['number']}  {call.get('outcome', '-'):<10} {call.get('cause', '')}",
               file=out)
-    print("    recordings (the campaign records every answered call, an answering machine's "
-          "too: recording starts on answer, before AMD's verdict):", file=out)
+    print("    recordings (the campaign records every answered call; an answering machine's "
+          "too when it stays on long enough: recording starts on answer, before AMD's "
+          "verdict hangs it up):", file=out)
     for rec in listed["recordings"]:
         print(f"      {rec['recording_id']}  {rec['state']:<6} {rec.get('size', '?'):>8} bytes "
               f"{rec.get('duration', '?')} s  {', '.join(rec['files'])}", file=out)
     ready = [r for r in listed["recordings"] if r["state"] == "ready" and r.get("size", 0) > 44]
     outcomes = {k: v for k, v in status.get("counters", {}).items() if k in CAMPAIGN_EXPECTED}
     ok = (status.get("state") == "completed" and outcomes == CAMPAIGN_EXPECTED
-          and len(ready) == CAMPAIGN_EXPECTED["answered"] + CAMPAIGN_EXPECTED["machine"])
+          and len(ready) >= CAMPAIGN_EXPECTED["answered"])
     print(f"--- campaign {status.get('state')} "
           f"({'as expected' if ok else f'UNEXPECTED (wanted {CAMPAIGN_EXPECTED})'})", file=out)
     return 0 if ok else 1
