@@ -162,10 +162,17 @@ class GtxConfig:
     recorder: RecorderSettings = field(default_factory=RecorderSettings)
 
     def asterisk_name_for(self, host: str) -> str:
-        """The name of the Asterisk server whose FastAGI connections come from ``host``."""
+        """The name of the Asterisk server whose FastAGI connections come from ``host``: the
+        one listing it in ``agi_hosts``, else the one whose AMI address is that host, else the
+        only server when there is one; otherwise the host itself."""
         for server in self.asterisk.values():
             if host in server.agi_hosts:
                 return server.name
+        for server in self.asterisk.values():
+            if server.ami is not None and _endpoint_host(server.ami) == host:
+                return server.name
+        if len(self.asterisk) == 1:
+            return next(iter(self.asterisk))
         return host
 
     @property
@@ -283,6 +290,12 @@ def _dial_template(text: str) -> str:
     if "{number}" not in text or not re.match(r"^[A-Za-z0-9]+/\S+$", text):
         raise ValueError("")
     return text
+
+
+def _endpoint_host(endpoint: str) -> str | None:
+    """The host of a client endpoint string (``tcp:HOST:PORT``, ``tcp:host=HOST:port=PORT``)."""
+    match = re.match(r"^(?:tcp|tls|ssl):(?:host=)?([^:]+)", endpoint)
+    return match.group(1) if match else None
 
 
 def _store_url(text: str) -> str:

@@ -26,7 +26,7 @@ def test_example_file_is_valid_and_documents_every_key() -> None:
     assert config.apps["menu"].hangup_method == "menu.hangup"
     assert config.apps["prepaid"].timeout == 3.0
     assert config.asterisk_name_for("127.0.0.1") == "pbx1"
-    assert config.asterisk_name_for("10.9.9.9") == "10.9.9.9"
+    assert config.asterisk_name_for("10.9.9.9") == "pbx1"  # the only server
     # every key the code accepts is documented in the example, with a comment above it
     from gtx.config import SECTION_KEYS
 
@@ -138,3 +138,15 @@ def test_recorder_settings() -> None:
     assert parse_config("").recorder.keep_days is None
     assert any("[recorder] dir: expected an absolute path" in p
                for p in problems_of("[recorder]\ndir = rec\n"))
+
+
+def test_asterisk_server_of_a_fastagi_connection() -> None:
+    config = parse_config(
+        "[asterisk:a]\nami = tcp:10.0.0.1:5038\nami_user = gtx\n"
+        "[asterisk:b]\nami = tcp:host=10.0.0.2:port=5038\nami_user = gtx\n"
+        "agi_hosts = 10.0.1.2\n"
+    )
+    assert config.asterisk_name_for("10.0.1.2") == "b"  # listed in agi_hosts
+    assert config.asterisk_name_for("10.0.0.1") == "a"  # its AMI address
+    assert config.asterisk_name_for("10.0.0.2") == "b"
+    assert config.asterisk_name_for("10.9.9.9") == "10.9.9.9"  # none of them

@@ -457,3 +457,36 @@ async def http_get(url: str, headers: dict[str, str]) -> tuple[bytes, bytes]:
     raw = await client.done
     head, _, body = raw.partition(b"\r\n\r\n")
     return head.split(b"\r\n")[0], body
+
+
+@pytest_twisted.ensureDeferred
+async def test_ivr_records_only_after_consent() -> None:
+    destinations = {"PJSIP/5557000@trunk": DialDestination.answer(after=1, talk=600)}
+    steps = {
+        # Step 1: ask for consent; step 2: record the rest of the call, then stop.
+        "survey.start": lambda request: {
+            "actions": [{"action": "play", "files": ["hello-world"]}], "next": "survey.consent"},
+        "survey.consent": lambda request: {
+            "actions": [{"action": "record_start", "name": "tape"},
+                        {"action": "wait", "seconds": 20},
+                        {"action": "record_stop"}],
+            "next": "survey.done"},
+        "survey.done": lambda request: {"actions": [], "vars": {"seen": request["result"]}},
+    }
+    async with stack(destinations, steps) as s:
+        await s.rpc("dialer.call", "5557000", {"on_answer": {"app": "survey"}})
+        await s.until(lambda: len(s.ivr_requests) == 3)
+        done = s.ivr_requests[2]
+        rid = done["result"]["tape"]["recording_id"]
+        recording: dict[str, Any] = {}
+        for _ in range(500):
+            recording = await s.rpc("recorder.get", rid, token="tapes")
+            if recording["state"] in ("ready", "failed"):
+                break
+            await deferLater(reactor, 0.01, lambda: None)
+    assert done["result"]["actions"][0]["status"] == "ok"
+    assert done["result"]["actions"][2]["status"] == "ok"
+    assert recording["state"] == "ready"
+    assert recording["started_by"] == f"ivr:{done['session']}"
+    assert recording["size"] > 44
+    assert 15 <= recording["duration"] <= 30  # the 20 s between record_start and record_stop
