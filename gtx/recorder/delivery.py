@@ -10,20 +10,17 @@ at ``retry_max``); delivery is at least once, and a receiver drops a repeat by i
 ``(recording_id, seq)``. A receiver that is down delays only its own recordings' events, and
 never the recorder: the loop runs on its own.
 
-The loop is the dialer's (:class:`gtx.dialer.callbacks.CallbackDelivery`) on another outbox:
-the two outboxes are kept apart so that the dialer's, keyed by call and numbered by the call
-row, stays as it is.
+The loop is :class:`gtx.outbox.OutboxDelivery`, as for the dialer's call-backs, on an outbox of
+its own: the dialer's is keyed by call and numbered by the call row.
 """
 
 from __future__ import annotations
 
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorTime
-from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
-from twisted.python.failure import Failure
 
-from gtx.dialer.callbacks import CallbackClient, iso_time, retry_delay
+from gtx.outbox import CallbackClient, OutboxDelivery, iso_time
 from gtx.recorder.events import RecordingEvent
 from gtx.store.api import RecordingOutboxEvent, Store
 
@@ -43,7 +40,7 @@ def event_struct(event: RecordingEvent) -> dict[str, object]:
     return struct
 
 
-class RecordingEventDelivery:
+class RecordingEventDelivery(OutboxDelivery[RecordingOutboxEvent]):
     """Delivers the queued recording events (see the module docstring)."""
 
     def __init__(
@@ -58,90 +55,23 @@ class RecordingEventDelivery:
         batch: int = 100,
         log: Logger | None = None,
     ) -> None:
-        self.clock = clock
+        super().__init__(clock=clock, client=client, timeout=timeout, retry_max=retry_max,
+                         interval=interval, batch=batch,
+                         log=log if log is not None else Logger(namespace="gtx.recorder"))
         self.store = store
-        self.client = client
-        self.timeout = timeout
-        self.retry_max = retry_max
-        self.interval = interval
-        self.batch = batch
-        self.log = log if log is not None else Logger(namespace="gtx.recorder")
-        self._sending: set[int] = set()  # outbox ids in flight
-        # ids whose delivery ended while the outbox was being read: that read may have begun
-        # before the row was marked, and must not send it again
-        self._ended_during_read: set[int] = set()
-        self._loop: LoopingCall | None = None
-        self._polling = False
-        self._kicked = False
 
-    def start(self) -> None:
-        self._loop = LoopingCall(self.deliver_due)
-        self._loop.clock = self.clock
-        self._loop.start(self.interval, now=True).addErrback(self._loop_failed)
+    def due(self, now: float, limit: int) -> Deferred[list[RecordingOutboxEvent]]:
+        return self.store.due_recording_events(now, limit)
 
-    def stop(self) -> None:
-        if self._loop is not None and self._loop.running:
-            self._loop.stop()
-        self._loop = None
+    def delivered(self, row: RecordingOutboxEvent) -> Deferred[None]:
+        return self.store.recording_event_delivered(row.id)
 
-    def kick(self) -> None:
-        """Look for due events at once (an event was just queued, or one delivered)."""
-        if self._kicked or self._loop is None:
-            return
-        self._kicked = True
+    def failed(self, row: RecordingOutboxEvent, next_due: float) -> Deferred[None]:
+        return self.store.recording_event_failed(row.id, next_due)
 
-        def poll() -> None:
-            self._kicked = False
-            if self._loop is not None:
-                self.deliver_due()
+    def target(self, row: RecordingOutboxEvent) -> tuple[str, str, dict[str, object]]:
+        return row.callback.url, row.callback.method, event_struct(row.event)
 
-        self.clock.callLater(0, poll)
-
-    def _loop_failed(self, failure: Failure) -> None:
-        self.log.failure("[recorder] event delivery loop stopped", failure)
-
-    def deliver_due(self) -> Deferred[None]:
-        """Send the events that are due now (one pass; the loop calls it every ``interval``)."""
-        return Deferred.fromCoroutine(self._deliver_due())
-
-    async def _deliver_due(self) -> None:
-        if self._polling:
-            return
-        self._polling = True
-        self._ended_during_read.clear()
-        try:
-            due = await self.store.due_recording_events(self.clock.seconds(), self.batch)
-        except Exception:
-            self.log.failure("[recorder] could not read the recording outbox")
-            return
-        finally:
-            self._polling = False
-        for row in due:
-            if row.id not in self._sending and row.id not in self._ended_during_read:
-                self._sending.add(row.id)
-                Deferred.fromCoroutine(self._send(row))
-
-    async def _send(self, row: RecordingOutboxEvent) -> None:
+    def describe(self, row: RecordingOutboxEvent) -> str:
         event = row.event
-        try:
-            try:
-                await self.client.call(row.callback.url, row.callback.method,
-                                       [event_struct(event)], timeout=self.timeout)
-            except Exception as e:
-                delay = retry_delay(row.tries + 1, self.retry_max)
-                self.log.info("[{recording_id}] event {seq} ({event}) to {method} failed "
-                              "({why}); next try in {delay:g} s",
-                              recording_id=event.recording_id, seq=event.seq,
-                              event=event.event.value, method=row.callback.method, why=e,
-                              delay=delay)
-                await self.store.recording_event_failed(row.id, self.clock.seconds() + delay)
-            else:
-                await self.store.recording_event_delivered(row.id)
-                self.kick()  # the recording's next event need not wait for the next round
-        except Exception:
-            self.log.failure("[{recording_id}] could not record an event delivery",
-                             recording_id=event.recording_id)
-        finally:
-            self._sending.discard(row.id)
-            if self._polling:
-                self._ended_during_read.add(row.id)
+        return f"[{event.recording_id}] event {event.seq} ({event.event.value})"

@@ -47,9 +47,9 @@ from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from gtx.dialer.callbacks import CallbackClient
 from gtx.errors import Conflict, InvalidArgument, NotFound
 from gtx.ivr.app import SessionChannels
+from gtx.outbox import CallbackClient
 from gtx.recorder import files
 from gtx.recorder.delivery import RecordingEventDelivery
 from gtx.recorder.events import RecordingEventKind
