@@ -44,7 +44,7 @@ from gtx.asterisk.ami_message import (
     variable_header,
 )
 from gtx.asterisk.ami_outcomes import ENDED_WHILE_DOWN, hangup_cause_text, unanswered_outcome
-from gtx.asterisk.ami_protocol import AMIList
+from gtx.asterisk.ami_sweep import ChannelSweep, Comparer
 from gtx.origination import (
     OriginateError,
     OriginateRefused,
@@ -99,8 +99,7 @@ class AMIOriginator:
         self.log = log or Logger(namespace="gtx.ami")
         self._calls: dict[str, _Call] = {}
         self._by_action: dict[str, str] = {}
-        self._resyncing = False
-        self._resync_again = False
+        self._sweep = ChannelSweep(client, "calls", self._prepare_sweep, self.log)
         for event, handler in (
             ("Newchannel", self._on_state),
             ("Newstate", self._on_state),
@@ -189,17 +188,15 @@ class AMIOriginator:
     def resynchronise(self) -> None:
         """Compare the calls followed with the channels on the server (``CoreShowChannels``).
         Runs after every login; calls placed after it started are left alone."""
-        if self._resyncing:
-            self._resync_again = True
-            return
-        if not self._calls:
-            return
-        self._resyncing = True
-        checked = set(self._calls)
-        listed = self.client.send_list_action("CoreShowChannels")
+        self._sweep.run()
 
-        def compare(channels: AMIList) -> None:
-            up = {event.get("Uniqueid"): event for event in channels.events}
+    def _prepare_sweep(self) -> Comparer | None:
+        if not self._calls:
+            return None
+        checked = set(self._calls)
+
+        def compare(channels: list[AMIMessage]) -> None:
+            up = {event.get("Uniqueid"): event for event in channels}
             for call_id in checked:
                 call = self._calls.get(call_id)
                 if call is None:
@@ -209,17 +206,7 @@ class AMIOriginator:
                 else:
                     self._gone(call)
 
-        def failed(failure: Failure) -> None:
-            self.log.warn("AMI {server}: resynchronisation failed: {error}; the next login "
-                          "tries again", server=self.name, error=failure.getErrorMessage())
-
-        def done(_: None) -> None:
-            self._resyncing = False
-            if self._resync_again and self.client.connected:
-                self._resync_again = False
-                self.resynchronise()
-
-        listed.addCallbacks(compare, failed).addBoth(done)
+        return compare
 
     def _still_up(self, call: _Call, channel: AMIMessage) -> None:
         call.channel = channel.get("Channel") or call.channel

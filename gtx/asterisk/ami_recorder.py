@@ -40,7 +40,7 @@ from twisted.python.failure import Failure
 
 from gtx.asterisk.ami import AMIClient
 from gtx.asterisk.ami_message import AMIActionError, AMIMessage, AMINotConnected
-from gtx.asterisk.ami_protocol import AMIList
+from gtx.asterisk.ami_sweep import ChannelSweep, Comparer
 from gtx.recording import (
     NoSuchChannel,
     RecordCommand,
@@ -129,8 +129,7 @@ class AMIRecorder:
         self.event_grace = event_grace
         self.log = log or Logger(namespace="gtx.ami")
         self._recordings: dict[str, _Recording] = {}
-        self._resyncing = False
-        self._resync_again = False
+        self._sweep = ChannelSweep(client, "recordings", self._prepare_sweep, self.log)
         for event, handler in (
             ("MixMonitorStart", self._on_start),
             ("MixMonitorStop", self._on_stop),
@@ -238,18 +237,16 @@ class AMIRecorder:
     def resynchronise(self) -> None:
         """Compare the recordings followed with the channels up (``CoreShowChannels``); runs
         after every login."""
-        if self._resyncing:
-            self._resync_again = True
-            return
-        if not self._recordings:
-            return
-        self._resyncing = True
-        checked = list(self._recordings.values())
-        listed = self.client.send_list_action("CoreShowChannels")
+        self._sweep.run()
 
-        def compare(channels: AMIList) -> None:
+    def _prepare_sweep(self) -> Comparer | None:
+        if not self._recordings:
+            return None
+        checked = list(self._recordings.values())
+
+        def compare(channels: list[AMIMessage]) -> None:
             up: set[str] = set()
-            for channel in channels.events:
+            for channel in channels:
                 up.update(v for v in (channel.get("Channel"), channel.get("Uniqueid")) if v)
             for recording in checked:
                 if recording.ended:
@@ -260,17 +257,7 @@ class AMIRecorder:
                 else:
                     self._end(recording, recording.stopping or CAUSE_LINK_LOST)
 
-        def failed(failure: Failure) -> None:
-            self.log.warn("AMI {server}: recordings not resynchronised: {error}; the next "
-                          "login tries again", server=self.name, error=failure.getErrorMessage())
-
-        def done(_: None) -> None:
-            self._resyncing = False
-            if self._resync_again and self.client.connected:
-                self._resync_again = False
-                self.resynchronise()
-
-        listed.addCallbacks(compare, failed).addBoth(done)
+        return compare
 
     # -- events -----------------------------------------------------------------------------
 
