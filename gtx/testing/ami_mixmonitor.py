@@ -328,14 +328,22 @@ class _HangupListener:
 # -- the actions -------------------------------------------------------------------------------
 
 
-def _mixmonitor(server: EmulatedAMIServer, session: AMISession, action: AMIMessage) -> None:
+def _channel(server: EmulatedAMIServer, session: AMISession,
+             action: AMIMessage) -> tuple[AMIChannel, PlacedCall] | None:
+    """The action's channel and its call, or None once the real error is sent."""
     name = action.get("Channel")
     if not name:
         session.send(error(action, "No channel specified"))
-        return
+        return None
     found = server.find_channel(name)
     if found is None:
         session.send(error(action, "No such channel"))
+    return found
+
+
+def _mixmonitor(server: EmulatedAMIServer, session: AMISession, action: AMIMessage) -> None:
+    found = _channel(server, session, action)
+    if found is None:
         return
     channel, call = found
     file = action.get("File") or ""
@@ -364,16 +372,12 @@ def _mixmonitor_mute(server: EmulatedAMIServer, session: AMISession, action: AMI
     if legs is None:
         session.send(error(action, "Invalid direction specified. Must be read, write or both"))
         return
-    name, state = action.get("Channel"), action.get("State")
-    if not name:
-        session.send(error(action, "No channel specified"))
-        return
-    if not state:
+    state = action.get("State")
+    if action.get("Channel") and not state:
         session.send(error(action, "No state specified"))
         return
-    found = server.find_channel(name)
+    found = _channel(server, session, action)
     if found is None:
-        session.send(error(action, "No such channel"))
         return
     channel = found[0]
     monitor_id = action.get("MixMonitorID") or ""
@@ -387,13 +391,8 @@ def _mixmonitor_mute(server: EmulatedAMIServer, session: AMISession, action: AMI
 
 
 def _stop_mixmonitor(server: EmulatedAMIServer, session: AMISession, action: AMIMessage) -> None:
-    name = action.get("Channel")
-    if not name:
-        session.send(error(action, "No channel specified"))
-        return
-    found = server.find_channel(name)
+    found = _channel(server, session, action)
     if found is None:
-        session.send(error(action, "No such channel"))
         return
     channel = found[0]
     if server.mixmonitors.stop(channel, action.get("MixMonitorID") or "") is None:
