@@ -381,7 +381,7 @@ def _mixmonitor_mute(server: EmulatedAMIServer, session: AMISession, action: AMI
         return
     channel = found[0]
     monitor_id = action.get("MixMonitorID") or ""
-    muted = _true(state)
+    muted = _true(state or "")
     if server.mixmonitors.mute(channel, *legs, muted, monitor_id) == 0 and monitor_id:
         session.send(error(action, "Cannot set mute flag"))
         return
