@@ -140,6 +140,10 @@ def parse_response(value: object, ctx: ValidationContext) -> Response:
             raise InvalidResponse(
                 f"step {ctx.step}: actions[{index}]: a transfer with dial hands the session to "
                 "another server, which continues at the response's next: give next")
+        if isinstance(action, Transfer) and action.handoff and next_target is None:
+            raise InvalidResponse(
+                f"step {ctx.step}: actions[{index}].handoff: the session continues at the "
+                "response's next wherever the call goes: give next")
     return Response(
         actions=actions,
         next=next_target,

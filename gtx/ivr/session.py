@@ -1,12 +1,14 @@
 """One IVR session: start or resume, the step loop, and how a session ends.
 
-A session ends in one of these statuses (``SessionOutcome.status``; the first four are also
+A session ends in one of these statuses (``SessionOutcome.status``; the first five are also
 written to ``GTX_STATUS``):
 
 - ``DONE``   the service ended it (no ``next``, a ``hangup`` or ``transfer`` action);
 - ``ERROR``  the service failed or broke the contract (``GTX_ERROR`` says why); the caller hears
   the app's fallback prompts;
 - ``HANGUP`` the caller hung up; the app's ``hangup_method`` is called once;
+- ``HANDOFF`` a ``transfer`` with ``handoff`` left the call to a dialplan location with the
+  state of the next step on the channel: the next session started on it continues there;
 - ``LOST``   the connection to Asterisk was lost: nothing can be written, the dialplan sees
   ``GTX_STATUS=RUNNING`` and resumes the session on another node;
 - ``REFUSED`` the engine is shutting down and did not touch the channel.
@@ -28,6 +30,7 @@ from twisted.python.failure import Failure
 
 from gtx.channel import Channel, ChannelError, ChannelGone, ChannelHangup
 from gtx.ivr.actions import RunContext, ValidationContext
+from gtx.ivr.actions.calls import DialplanHandOff
 from gtx.ivr.app import DEFAULT_FALLBACK, CallbackScheduler, IvrApp, SessionRecorder, WebService
 from gtx.ivr.errors import (
     InternalError,
@@ -44,6 +47,7 @@ from gtx.ivr.response import parse_response
 from gtx.ivr.state import (
     DONE,
     ERROR,
+    HANDOFF,
     HANGUP,
     MAX_VALUE_BYTES,
     READY,
@@ -82,7 +86,7 @@ REFUSED: Final = "REFUSED"
 class SessionOutcome:
     """How a session ended."""
 
-    status: str  # DONE, ERROR, HANGUP, LOST or REFUSED
+    status: str  # DONE, ERROR, HANGUP, HANDOFF, LOST or REFUSED
     session: str = ""
     app: str = ""
     steps: int = 0  # web-service steps run (the final hang-up call is not a step)
@@ -171,33 +175,12 @@ class Session:
         info = self.channel.info
         status = await self.store.status()
         values = None
-        if status == RUNNING:
+        if status in (RUNNING, HANDOFF):
             values = await self.store.read()
         elif status is None:
             values = await handed_over_state(self.channel, self.store)
         if values is not None:
-            if values.get("GTX_NEXT") is None and (values.get("GTX_STEP") or "1").strip() == "1":
-                # A session that ended before its first step completed: start values.
-                app = self._resolve((values.get("GTX_APP") or "").strip() or info.script)
-                values = {**values, "GTX_NEXT": Target(app.url, app.method).to_json()}
-            try:
-                state = load(values, default_app=info.script, url_for=self._url_for)
-            except StateError as e:
-                raise InternalError(f"cannot resume the session on the channel: {e}") from None
-            # A failover re-runs the step that was running; a hand-over runs the next one.
-            state.resumed = status == RUNNING
-            self.id = state.session
-            self.app = self._resolve(state.app, state.next)
-            if status == RUNNING:
-                for name, value in values.items():
-                    if value is not None:
-                        self.store.assume(name, value)
-                self.store.assume("GTX_STATUS", RUNNING)
-            self._info("session {how} at step {step}: app {app}, channel {channel}",
-                       how="resumed" if state.resumed else "handed over", step=state.step,
-                       app=state.app, channel=info.channel)
-            await self.store.save(state)
-            return state
+            return await self._continue(status, values)
         self.app = self._resolve(info.script)
         state = SessionState(
             session=self.settings.new_session_id(),
@@ -223,6 +206,34 @@ class Session:
             for name, value in start_values(state).items():
                 self.store.assume(name, value)
         await self.store.write("GTX_ERROR", "")
+        await self.store.save(state)
+        return state
+
+    async def _continue(self, status: str | None, values: dict[str, str | None]) -> SessionState:
+        """Pick up the session whose state ``values`` the channel holds: a failover (RUNNING)
+        re-runs the step that was running; a hand-off (HANDOFF) or a hand-over from another
+        server (no status) runs the next one."""
+        info = self.channel.info
+        if values.get("GTX_NEXT") is None and (values.get("GTX_STEP") or "1").strip() == "1":
+            # A session that ended before its first step completed: start values.
+            app = self._resolve((values.get("GTX_APP") or "").strip() or info.script)
+            values = {**values, "GTX_NEXT": Target(app.url, app.method).to_json()}
+        try:
+            state = load(values, default_app=info.script, url_for=self._url_for)
+        except StateError as e:
+            raise InternalError(f"cannot resume the session on the channel: {e}") from None
+        state.resumed = status == RUNNING
+        self.id = state.session
+        self.app = self._resolve(state.app, state.next)
+        if status in (RUNNING, HANDOFF):  # read from the channel's own variables
+            for name, value in values.items():
+                if value is not None:
+                    self.store.assume(name, value)
+        if status == RUNNING:
+            self.store.assume("GTX_STATUS", RUNNING)
+        self._info("session {how} at step {step}: app {app}, channel {channel}",
+                   how="resumed" if state.resumed else "handed over", step=state.step,
+                   app=state.app, channel=info.channel)
         await self.store.save(state)
         return state
 
@@ -270,7 +281,8 @@ class Session:
             state.result, state.step, state.resumed = result, state.step + 1, False
             if outcome.hung_up:
                 return await self._hung_up(result)
-            if outcome.end is not None:
+            handed_off = isinstance(outcome.end, DialplanHandOff)
+            if outcome.end is not None and not handed_off:
                 return await self._done(outcome.end.hangup, outcome.end.cause)
             target = outcome.goto or response.next
             if target is None:
@@ -279,6 +291,11 @@ class Session:
                 self.app = settings.apps[target.app]
                 state.app = target.app
             state.next = target
+            if handed_off:
+                # The call goes on at the transfer's location with the next step's state.
+                await self.store.save(state, status=HANDOFF)
+                self._info("session handed to the dialplan at step {step}", step=state.step)
+                return self._outcome(HANDOFF)
             if outcome.handoff is not None and await hand_off(
                 self.channel, self.store, state, outcome.handoff, outcome.actions[-1]
             ):

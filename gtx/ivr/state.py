@@ -11,7 +11,10 @@ GTX_NEXT       JSON ``{"url": …, "method": …}`` (plus ``"app"`` when it name
 GTX_VARS       JSON struct of the session variables
 GTX_RESULT     JSON struct of the last step's result
 GTX_STATUS     READY when a session was prepared (by the dialer: it starts with GTX_VARS),
-               RUNNING while a session is active; DONE, ERROR or HANGUP at the end
+               RUNNING while a session is active; DONE, ERROR or HANGUP at the end; HANDOFF
+               when the session handed the call to a dialplan location (a ``transfer`` with
+               ``handoff``): the state above is that of its next step, which whichever gtx
+               node and backend (FastAGI or ARI) takes the call next runs
 GTX_ERROR      "<kind>: <message>" when GTX_STATUS is ERROR, empty otherwise
 =============  ============================================================================
 
@@ -41,6 +44,9 @@ RUNNING: Final = "RUNNING"
 DONE: Final = "DONE"
 ERROR: Final = "ERROR"
 HANGUP: Final = "HANGUP"
+#: The session left the call to the dialplan with the state of its next step on the channel:
+#: the next session started on the channel continues it (same id, vars and last result).
+HANDOFF: Final = "HANDOFF"
 
 STATE_VARIABLES: Final = (
     "GTX_SESSION", "GTX_APP", "GTX_STEP", "GTX_NEXT", "GTX_VARS", "GTX_RESULT",

@@ -162,29 +162,46 @@ class Conference(Action):
         return ActionOutcome()
 
 
+@dataclass(frozen=True)
+class DialplanHandOff(EndSession):
+    """A ``transfer`` with ``handoff``: the session ends here but is not over. It leaves the
+    state of its next step on the channel with ``GTX_STATUS=HANDOFF`` (the session writes it,
+    since it alone knows the next step), and the call goes on at the dialplan location the
+    transfer set; the next gtx session started on the channel continues it."""
+
+    hangup: bool = False
+
+
 @register
 @dataclass(frozen=True)
 class Transfer(Action):
     """End the session and continue the dialplan at context/extension/priority, or hand the
     call with its session to another Asterisk server (``dial``: IAX2/… or PJSIP/…), where gtx
-    continues the same session at the response's ``next``."""
+    continues the same session at the response's ``next``. With ``handoff``, the dialplan
+    location gets the session too: whichever gtx backend (FastAGI or ARI) takes the call
+    there continues it at ``next``."""
 
     kind = "transfer"
-    parameters = ("context", "extension", "priority", "dial", "timeout")
+    parameters = ("context", "extension", "priority", "dial", "timeout", "handoff")
     must_be_last = True
     context: str = ""
     extension: str = ""
     priority: int = 1
     dial: str | None = None  # another server: IAX2/peer/exten or PJSIP/exten@endpoint
     timeout: int = 30
+    handoff: bool = False  # the session continues at the dialplan location (GTX_STATUS=HANDOFF)
     name: str | None = None
 
     @classmethod
     def from_struct(cls, fields: Fields, ctx: ValidationContext) -> Self:
+        handoff = fields.boolean("handoff", False)
         if fields.has("dial"):
             if fields.has("context") or fields.has("extension") or fields.has("priority"):
                 raise fields.error(None, "expected either dial (another server) or context and "
                                    "extension (this server's dialplan), not both")
+            if handoff:
+                raise fields.error("handoff", "applies to a transfer with context and extension "
+                                   "only (a transfer with dial always carries the session)")
             dial = fields.string("dial", pattern=_DIAL_STRING_RE,
                                  expected="a dial string such as 'IAX2/serverb/ivr' or "
                                  "'PJSIP/ivr@serverb'")
@@ -200,6 +217,7 @@ class Transfer(Action):
             extension=fields.string("extension", pattern=_EXTENSION_RE,
                                     expected="a dialplan extension"),
             priority=fields.integer("priority", 1, low=1, high=99999),
+            handoff=handoff,
         )
 
     async def run(self, channel: Channel, ctx: RunContext) -> ActionOutcome:
@@ -207,4 +225,6 @@ class Transfer(Action):
             return ActionOutcome(fields={"dial": self.dial},
                                  effect=HandOff(self.dial, self.timeout))
         await channel.transfer(self.context, self.extension, self.priority)
+        if self.handoff:
+            return ActionOutcome(fields={"handoff": True}, effect=DialplanHandOff())
         return ActionOutcome(effect=EndSession(hangup=False))
