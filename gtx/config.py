@@ -10,18 +10,27 @@ from __future__ import annotations
 import configparser
 import difflib
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
-from urllib.parse import urlsplit
 
-from twisted.internet.endpoints import clientFromString, serverFromString
-from twisted.internet.testing import MemoryReactor
-
+from gtx.config_values import (
+    ConfigProblem,
+    Reader,
+    boolean,
+    choice,
+    client_endpoint,
+    dial_template,
+    endpoint_host,
+    http_url,
+    integer,
+    listing,
+    matching,
+    number,
+    server_endpoint,
+    store_url,
+)
 from gtx.ivr.app import IvrApp
-
-T = TypeVar("T")
 
 DEFAULT_FASTAGI_LISTEN = "tcp:4573:interface=127.0.0.1"
 DEFAULT_HTTP_LISTEN = "tcp:8090:interface=127.0.0.1"
@@ -63,19 +72,6 @@ _APPLICATION = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 _HOST = re.compile(r"^[A-Za-z0-9_.:-]+$")
 _NO_HOSTS: tuple[str, ...] = ()
 _NETWORK = re.compile(r"^[0-9A-Fa-f.:]+(/\d{1,3})?$")
-
-
-@dataclass(frozen=True)
-class ConfigProblem:
-    """One thing wrong in gtx.ini."""
-
-    section: str
-    key: str | None
-    message: str
-
-    def __str__(self) -> str:
-        where = f"[{self.section}] {self.key}" if self.key else f"[{self.section}]"
-        return f"{where}: {self.message}"
 
 
 class ConfigError(Exception):
@@ -169,7 +165,7 @@ class GtxConfig:
             if host in server.agi_hosts:
                 return server.name
         for server in self.asterisk.values():
-            if server.ami is not None and _endpoint_host(server.ami) == host:
+            if server.ami is not None and endpoint_host(server.ami) == host:
                 return server.name
         if len(self.asterisk) == 1:
             return next(iter(self.asterisk))
@@ -181,134 +177,7 @@ class GtxConfig:
         return self.ivr_defaults if self.allow_url_apps else None
 
 
-class _Reader:
-    """Reads typed values from one parsed file, collecting problems instead of stopping."""
-
-    def __init__(self, parser: configparser.ConfigParser) -> None:
-        self.parser = parser
-        self.problems: list[ConfigProblem] = []
-
-    def problem(self, section: str, key: str | None, message: str) -> None:
-        self.problems.append(ConfigProblem(section, key, message))
-
-    def raw(self, section: str, key: str) -> str | None:
-        if not self.parser.has_section(section) or not self.parser.has_option(section, key):
-            return None
-        return self.parser.get(section, key).strip()
-
-    def get(
-        self, section: str, key: str, default: T, convert: Callable[[str], T], expected: str
-    ) -> T:
-        value = self.raw(section, key)
-        if not value:  # absent or empty: the default
-            return default
-        try:
-            return convert(value)
-        except ValueError as e:
-            detail = f" ({e})" if str(e) else ""
-            self.problem(section, key, f"expected {expected}, got {value!r}{detail}")
-            return default
-
-
-def _number(low: float, high: float) -> Callable[[str], float]:
-    def convert(text: str) -> float:
-        value = float(text)
-        if not low <= value <= high:
-            raise ValueError(f"must be between {low:g} and {high:g}")
-        return value
-    return convert
-
-
-def _integer(low: int, high: int) -> Callable[[str], int]:
-    def convert(text: str) -> int:
-        value = int(text)
-        if not low <= value <= high:
-            raise ValueError(f"must be between {low} and {high}")
-        return value
-    return convert
-
-
-def _boolean(text: str) -> bool:
-    lowered = text.lower()
-    if lowered in {"yes", "true", "on", "1"}:
-        return True
-    if lowered in {"no", "false", "off", "0"}:
-        return False
-    raise ValueError("")
-
-
-def _choice(*choices: str) -> Callable[[str], str]:
-    def convert(text: str) -> str:
-        if text not in choices:
-            raise ValueError("one of " + ", ".join(choices))
-        return text
-    return convert
-
-
-def _matching(pattern: re.Pattern[str]) -> Callable[[str], str]:
-    def convert(text: str) -> str:
-        if not pattern.match(text):
-            raise ValueError("")
-        return text
-    return convert
-
-
-def _list(item: re.Pattern[str]) -> Callable[[str], tuple[str, ...]]:
-    def convert(text: str) -> tuple[str, ...]:
-        items = tuple(part.strip() for part in re.split(r"[,\s]+", text) if part.strip())
-        for part in items:
-            if not item.match(part):
-                raise ValueError(f"{part!r} is not valid")
-        return items
-    return convert
-
-
-def _http_url(text: str) -> str:
-    parts = urlsplit(text)
-    if parts.scheme not in {"http", "https"} or not parts.hostname:
-        raise ValueError("an http:// or https:// URL with a host")
-    return text
-
-
-def _server_endpoint(text: str) -> str:
-    try:
-        serverFromString(MemoryReactor(), text)
-    except (ValueError, TypeError, KeyError) as e:
-        raise ValueError(f"not a Twisted server endpoint string: {e}") from None
-    return text
-
-
-def _client_endpoint(text: str) -> str:
-    try:
-        clientFromString(MemoryReactor(), text)
-    except (ValueError, TypeError, KeyError) as e:
-        raise ValueError(f"not a Twisted client endpoint string: {e}") from None
-    return text
-
-
-def _dial_template(text: str) -> str:
-    if "{number}" not in text or not re.match(r"^[A-Za-z0-9]+/\S+$", text):
-        raise ValueError("")
-    return text
-
-
-def _endpoint_host(endpoint: str) -> str | None:
-    """The host of a client endpoint string (``tcp:HOST:PORT``, ``tcp:host=HOST:port=PORT``)."""
-    match = re.match(r"^(?:tcp|tls|ssl):(?:host=)?([^:]+)", endpoint)
-    return match.group(1) if match else None
-
-
-def _store_url(text: str) -> str:
-    parts = urlsplit(text)
-    if parts.scheme == "sqlite":  # sqlite:///PATH, or sqlite:// in memory (tests, demos)
-        return text
-    if parts.scheme in {"postgresql", "postgres"} and parts.hostname and parts.path.strip("/"):
-        return text
-    raise ValueError("sqlite:///PATH, sqlite:// (in memory) or "
-                     "postgresql://USER:PASSWORD@HOST[:PORT]/DATABASE")
-
-
-def _check_sections(reader: _Reader) -> None:
+def _check_sections(reader: Reader) -> None:
     for section in reader.parser.sections():
         kind = section.split(":", 1)[0] + ":" if ":" in section else section
         allowed = SECTION_KEYS.get(kind)
@@ -329,32 +198,32 @@ def _check_sections(reader: _Reader) -> None:
                                f"(known: {', '.join(sorted(allowed))})")
 
 
-def _read_app(reader: _Reader, section: str, base: IvrApp, name: str) -> IvrApp:
+def _read_app(reader: Reader, section: str, base: IvrApp, name: str) -> IvrApp:
     get = reader.get
     exec_allowed = get(section, "exec_allowed", tuple(sorted(base.exec_allowed)),
-                       _list(_APPLICATION), "a comma-separated list of dialplan applications")
+                       listing(_APPLICATION), "a comma-separated list of dialplan applications")
     secret = reader.raw(section, "secret")
     return IvrApp(
         name=name,
-        url=get(section, "url", base.url, _http_url, "an http:// or https:// URL"),
-        method=get(section, "method", base.method, _matching(_METHOD), "an XML-RPC method name"),
-        timeout=get(section, "timeout", base.timeout, _number(0.1, 300), "seconds"),
-        retries=get(section, "retries", base.retries, _integer(0, 10), "a whole number"),
-        retry_delay=get(section, "retry_delay", base.retry_delay, _number(0, 60), "seconds"),
+        url=get(section, "url", base.url, http_url, "an http:// or https:// URL"),
+        method=get(section, "method", base.method, matching(_METHOD), "an XML-RPC method name"),
+        timeout=get(section, "timeout", base.timeout, number(0.1, 300), "seconds"),
+        retries=get(section, "retries", base.retries, integer(0, 10), "a whole number"),
+        retry_delay=get(section, "retry_delay", base.retry_delay, number(0, 60), "seconds"),
         secret=secret if secret else base.secret,
-        hangup_method=get(section, "hangup_method", base.hangup_method, _matching(_METHOD),
+        hangup_method=get(section, "hangup_method", base.hangup_method, matching(_METHOD),
                           "an XML-RPC method name"),
-        fallback=get(section, "fallback", tuple(base.fallback), _list(_SOUND),
+        fallback=get(section, "fallback", tuple(base.fallback), listing(_SOUND),
                      "a comma-separated list of sound names"),
-        on_error=get(section, "on_error", base.on_error, _choice("hangup", "continue"),
+        on_error=get(section, "on_error", base.on_error, choice("hangup", "continue"),
                      "hangup or continue"),
         exec_allowed=frozenset(exec_allowed),
         record_dir=get(section, "record_dir", base.record_dir, str, "a directory"),
-        max_steps=get(section, "max_steps", base.max_steps, _integer(1, 100000), "a number"),
+        max_steps=get(section, "max_steps", base.max_steps, integer(1, 100000), "a number"),
     )
 
 
-def _read_users(reader: _Reader) -> dict[str, ApiUser]:
+def _read_users(reader: Reader) -> dict[str, ApiUser]:
     users: dict[str, ApiUser] = {}
     for section in reader.parser.sections():
         if not section.startswith("user:"):
@@ -362,7 +231,7 @@ def _read_users(reader: _Reader) -> dict[str, ApiUser]:
         name = section.split(":", 1)[1]
         role = ""
         if reader.raw(section, "role"):
-            role = reader.get(section, "role", "", _choice(*ROLES), " or ".join(ROLES))
+            role = reader.get(section, "role", "", choice(*ROLES), " or ".join(ROLES))
         else:
             reader.problem(section, "role", f"missing: one of {', '.join(ROLES)}")
         password, token = reader.raw(section, "password"), reader.raw(section, "token")
@@ -370,30 +239,30 @@ def _read_users(reader: _Reader) -> dict[str, ApiUser]:
             reader.problem(section, None, "needs a password (HTTP Basic) or a token (Bearer)")
         users[name] = ApiUser(
             name=name, role=role, password=password or None, token=token or None,
-            allow=reader.get(section, "allow", (), _list(_NETWORK), "addresses or networks"),
+            allow=reader.get(section, "allow", (), listing(_NETWORK), "addresses or networks"),
         )
     return users
 
 
-def _read_dialer(reader: _Reader) -> DialerSettings:
+def _read_dialer(reader: Reader) -> DialerSettings:
     get = reader.get
     dd = DialerSettings()
     return DialerSettings(
-        channel=get("dialer", "channel", dd.channel, _dial_template,
+        channel=get("dialer", "channel", dd.channel, dial_template,
                     "a dial string with {number}, e.g. PJSIP/{number}@trunk"),
-        lease_seconds=get("dialer", "lease_seconds", dd.lease_seconds, _number(5, 3600),
+        lease_seconds=get("dialer", "lease_seconds", dd.lease_seconds, number(5, 3600),
                           "seconds"),
-        tick=get("dialer", "tick", dd.tick, _number(0.01, 10), "seconds"),
+        tick=get("dialer", "tick", dd.tick, number(0.01, 10), "seconds"),
         callback_timeout=get("dialer", "callback_timeout", dd.callback_timeout,
-                             _number(0.1, 300), "seconds"),
+                             number(0.1, 300), "seconds"),
         callback_retry_max=get("dialer", "callback_retry_max", dd.callback_retry_max,
-                               _number(1, 86400), "seconds"),
-        safe_harbor=get("dialer", "safe_harbor", dd.safe_harbor, _matching(_SOUND),
+                               number(1, 86400), "seconds"),
+        safe_harbor=get("dialer", "safe_harbor", dd.safe_harbor, matching(_SOUND),
                         "a sound name"),
     )
 
 
-def _read_recorder(reader: _Reader) -> RecorderSettings:
+def _read_recorder(reader: Reader) -> RecorderSettings:
     get, d = reader.get, RecorderSettings()
     directory = get("recorder", "dir", d.dir, str, "a directory")
     if not directory.startswith("/"):
@@ -401,30 +270,30 @@ def _read_recorder(reader: _Reader) -> RecorderSettings:
     secret = reader.raw("recorder", "url_secret")
     return RecorderSettings(
         dir=directory,
-        keep_days=get("recorder", "keep_days", d.keep_days, _number(0.01, 36500), "days"),
+        keep_days=get("recorder", "keep_days", d.keep_days, number(0.01, 36500), "days"),
         url_secret=secret or None,
-        url_ttl=get("recorder", "url_ttl", d.url_ttl, _number(1, 7 * 86400), "seconds"),
-        public_url=get("recorder", "public_url", d.public_url, _http_url,
+        url_ttl=get("recorder", "url_ttl", d.url_ttl, number(1, 7 * 86400), "seconds"),
+        public_url=get("recorder", "public_url", d.public_url, http_url,
                        "an http:// or https:// base URL"),
     )
 
 
-def _read_servers(reader: _Reader) -> dict[str, AsteriskServer]:
+def _read_servers(reader: Reader) -> dict[str, AsteriskServer]:
     get = reader.get
     servers: dict[str, AsteriskServer] = {}
     for section in reader.parser.sections():
         if section.startswith("asterisk:"):
             name = section.split(":", 1)[1]
-            ari_url = get(section, "ari_url", None, _http_url, "an http:// URL")
+            ari_url = get(section, "ari_url", None, http_url, "an http:// URL")
             servers[name] = AsteriskServer(
                 name=name,
-                ami=get(section, "ami", None, _client_endpoint, "a client endpoint string"),
+                ami=get(section, "ami", None, client_endpoint, "a client endpoint string"),
                 ami_user=reader.raw(section, "ami_user"),
                 ami_secret=reader.raw(section, "ami_secret"),
                 ari_url=ari_url,
                 ari_user=reader.raw(section, "ari_user"),
                 ari_password=reader.raw(section, "ari_password"),
-                agi_hosts=frozenset(get(section, "agi_hosts", _NO_HOSTS, _list(_HOST),
+                agi_hosts=frozenset(get(section, "agi_hosts", _NO_HOSTS, listing(_HOST),
                                         "a comma-separated list of addresses")),
             )
             if (reader.raw(section, "ami") is None) != (reader.raw(section, "ami_user") is None):
@@ -439,7 +308,7 @@ def parse_config(text: str, path: str = "<string>") -> GtxConfig:
         parser.read_string(text, source=path)
     except configparser.Error as e:
         raise ConfigError(path, [ConfigProblem("file", None, str(e).replace("\n", " "))]) from e
-    reader = _Reader(parser)
+    reader = Reader(parser)
     _check_sections(reader)
     get = reader.get
     d = GtxConfig()
@@ -460,33 +329,33 @@ def parse_config(text: str, path: str = "<string>") -> GtxConfig:
 
     config = GtxConfig(
         path=path,
-        node=get("gtx", "node", d.node, _matching(_NAME), "a node name (letters, digits, _ . -)"),
-        shutdown_timeout=get("gtx", "shutdown_timeout", d.shutdown_timeout, _number(0, 3600),
+        node=get("gtx", "node", d.node, matching(_NAME), "a node name (letters, digits, _ . -)"),
+        shutdown_timeout=get("gtx", "shutdown_timeout", d.shutdown_timeout, number(0, 3600),
                              "seconds"),
-        fastagi_listen=get("fastagi", "listen", d.fastagi_listen, _server_endpoint,
+        fastagi_listen=get("fastagi", "listen", d.fastagi_listen, server_endpoint,
                            "a server endpoint string such as tcp:4573:interface=127.0.0.1"),
         fastagi_environment_timeout=get("fastagi", "environment_timeout",
-                                        d.fastagi_environment_timeout, _number(0.1, 300),
+                                        d.fastagi_environment_timeout, number(0.1, 300),
                                         "seconds"),
         fastagi_command_timeout=get("fastagi", "command_timeout", d.fastagi_command_timeout,
-                                    _number(1, 86400), "seconds"),
+                                    number(1, 86400), "seconds"),
         fastagi_media_timeout=get("fastagi", "media_timeout", d.fastagi_media_timeout,
-                                  _number(1, 86400), "seconds"),
+                                  number(1, 86400), "seconds"),
         fastagi_application_timeout=get("fastagi", "application_timeout",
-                                        d.fastagi_application_timeout, _number(1, 7 * 86400),
+                                        d.fastagi_application_timeout, number(1, 7 * 86400),
                                         "seconds"),
         fastagi_max_line_length=get("fastagi", "max_line_length", d.fastagi_max_line_length,
-                                    _integer(1024, 1024 * 1024), "bytes"),
-        http_listen=get("http", "listen", d.http_listen, _server_endpoint,
+                                    integer(1024, 1024 * 1024), "bytes"),
+        http_listen=get("http", "listen", d.http_listen, server_endpoint,
                         "a server endpoint string such as tcp:8090:interface=127.0.0.1"),
         http_max_request_size=get("http", "max_request_size", d.http_max_request_size,
-                                  _integer(1024, 256 * 1024 * 1024), "bytes"),
-        store_url=get("store", "url", d.store_url, _store_url, "a store URL"),
+                                  integer(1024, 256 * 1024 * 1024), "bytes"),
+        store_url=get("store", "url", d.store_url, store_url, "a store URL"),
         asterisk=servers,
         ivr_defaults=defaults,
-        allow_url_apps=get("ivr", "allow_url_apps", d.allow_url_apps, _boolean, "yes or no"),
+        allow_url_apps=get("ivr", "allow_url_apps", d.allow_url_apps, boolean, "yes or no"),
         connections_per_host=get("ivr", "connections_per_host", d.connections_per_host,
-                                 _integer(1, 1024), "a number of connections"),
+                                 integer(1, 1024), "a number of connections"),
         apps=apps,
         dialer=dialer,
         users=users,
@@ -518,3 +387,10 @@ def describe(config: GtxConfig) -> Iterable[str]:
         yield f"ivr app {app.name}: {app.method} at {app.url} (timeout {app.timeout:g} s)"
     if config.allow_url_apps:
         yield "ivr?url=…&method=… requests are allowed"
+
+
+__all__ = [
+    "DEFAULT_FASTAGI_LISTEN", "DEFAULT_HTTP_LISTEN", "DEFAULT_STORE_URL", "IVR_KEYS", "ROLES",
+    "SECTION_KEYS", "ApiUser", "AsteriskServer", "ConfigError", "ConfigProblem",
+    "DialerSettings", "GtxConfig", "RecorderSettings", "describe", "load_config", "parse_config",
+]
