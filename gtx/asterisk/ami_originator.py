@@ -45,6 +45,7 @@ from gtx.asterisk.ami_message import (
 )
 from gtx.asterisk.ami_outcomes import ENDED_WHILE_DOWN, hangup_cause_text, unanswered_outcome
 from gtx.asterisk.ami_sweep import ChannelSweep, Comparer
+from gtx.asterisk.call_outcomes import ANSWER_EVENTS, answered_end, dialplan_verdict, gone_outcome
 from gtx.origination import (
     OriginateError,
     OriginateRefused,
@@ -222,12 +223,8 @@ class AMIOriginator:
             call.bound = self.clock.callLater(self.margin, self._bound_expired, call)
 
     def _gone(self, call: _Call) -> None:
-        if call.canceled:
-            outcome = "canceled"
-        elif call.answered:
-            outcome = call.verdict or "answered"
-        else:
-            outcome = "failed"
+        outcome = gone_outcome(canceled=call.canceled, answered=call.answered,
+                               verdict=call.verdict)
         self._end(call, outcome, ENDED_WHILE_DOWN)
 
     # -- events -----------------------------------------------------------------------------
@@ -267,9 +264,9 @@ class AMIOriginator:
             return
         cause, cause_txt = event.get("Cause"), event.get("Cause-txt")
         if call.answered:
-            outcome = "canceled" if call.canceled else (call.verdict or "answered")
-            detail = call.verdict_cause if call.verdict and not call.canceled else None
-            self._end(call, outcome, detail or f"hangup {hangup_cause_text(cause, cause_txt)}")
+            self._end(call, *answered_end(
+                canceled=call.canceled, verdict=call.verdict, verdict_cause=call.verdict_cause,
+                hangup=f"hangup {hangup_cause_text(cause, cause_txt)}"))
         elif call.action_id is None:
             # No OriginateResponse to wait for (it came, or the call was only tracked).
             outcome, detail = unanswered_outcome(None, cause, cause_txt)
@@ -284,14 +281,12 @@ class AMIOriginator:
         if call is None:
             return
         kind = event.get("UserEvent")
-        if kind == "GtxAmd":
-            status, cause = event.get("Status"), event.get("Cause")
-            self._answered(call)
-            if status == "MACHINE":
-                call.verdict, call.verdict_cause = "machine", f"AMD {status} {cause}".strip()
-        elif kind == "GtxAbandoned":
-            self._answered(call)
-            call.verdict, call.verdict_cause = "abandoned", "no agent in time"
+        if kind not in ANSWER_EVENTS:
+            return
+        self._answered(call)
+        verdict = dialplan_verdict(kind, event.get("Status"), event.get("Cause"))
+        if verdict is not None:
+            call.verdict, call.verdict_cause = verdict
 
     # -- steps of a call --------------------------------------------------------------------
 

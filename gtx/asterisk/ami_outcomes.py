@@ -7,10 +7,27 @@ failed, machine, abandoned, canceled (:class:`gtx.origination.OriginateUpdate`).
 before the attempt ended (include/asterisk/frame.h, ``AST_CONTROL_*``). Seen on a real
 Asterisk (tests/fixtures/asterisk/transcripts/ami-originate-outcomes.txt): 4 answered, 5 busy,
 0 nonexistent destination, 3 no answer within ``Timeout``. A ``Hangup`` event carries a Q.850
-``Cause`` (17 User busy, 19 User alerting, no answer …), which refines a vague reason.
+``Cause`` (17 User busy, 19 User alerting, no answer …), which refines a vague reason; the
+cause table, shared with ARI, is in :mod:`gtx.asterisk.call_outcomes`.
 """
 
 from __future__ import annotations
+
+from gtx.asterisk.call_outcomes import (
+    CAUSE_OUTCOMES,
+    as_int,
+    hangup_cause_text,
+    outcome_for_cause,
+)
+
+__all__ = [
+    "CAUSE_OUTCOMES",
+    "ENDED_WHILE_DOWN",
+    "REASON_OUTCOMES",
+    "hangup_cause_text",
+    "outcome_for_cause",
+    "unanswered_outcome",
+]
 
 #: OriginateResponse Reason → outcome.
 REASON_OUTCOMES: dict[int, tuple[str, str]] = {
@@ -22,37 +39,8 @@ REASON_OUTCOMES: dict[int, tuple[str, str]] = {
     8: ("congestion", "congestion"),
 }
 
-#: Q.850 hangup causes that say more than "failed".
-CAUSE_OUTCOMES: dict[int, str] = {
-    17: "busy",  # user busy
-    18: "no_answer",  # no user responding
-    19: "no_answer",  # user alerting, no answer
-    21: "no_answer",  # call rejected
-    34: "congestion",  # no circuit/channel available
-    38: "congestion",  # network out of order
-    41: "congestion",  # temporary failure
-    42: "congestion",  # switching equipment congestion
-    44: "congestion",  # requested channel not available
-}
-
 #: The cause given to calls found gone by a resynchronisation.
 ENDED_WHILE_DOWN = "ended while the AMI link was down"
-
-
-def _int(text: str) -> int | None:
-    text = text.strip()
-    return int(text) if text.lstrip("-").isdigit() else None
-
-
-def hangup_cause_text(cause: str, cause_txt: str = "") -> str:
-    """``cause 17 (User busy)`` for a Hangup event's Cause and Cause-txt."""
-    return f"cause {cause} ({cause_txt})" if cause_txt else f"cause {cause}"
-
-
-def outcome_for_cause(cause: str) -> str | None:
-    """The outcome a Q.850 cause says clearly, else None."""
-    number = _int(cause)
-    return CAUSE_OUTCOMES.get(number) if number is not None else None
 
 
 def unanswered_outcome(
@@ -64,7 +52,7 @@ def unanswered_outcome(
     ``cause_txt`` those of the call's Hangup event when one was seen. A definite reason (busy,
     no answer, congestion) wins; a vague one (0 failed, 1 hung up, none) is refined by the
     hangup cause."""
-    number = _int(reason) if reason is not None else None
+    number = as_int(reason) if reason is not None else None
     if number is None:
         outcome, detail = "failed", "no OriginateResponse"
     else:
