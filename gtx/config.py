@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from gtx.asterisk.ari_api import INTERNAL_ARG_PREFIX
 from gtx.config_values import (
     ConfigProblem,
     Reader,
@@ -35,6 +36,12 @@ from gtx.ivr.app import IvrApp
 DEFAULT_FASTAGI_LISTEN = "tcp:4573:interface=127.0.0.1"
 DEFAULT_HTTP_LISTEN = "tcp:8090:interface=127.0.0.1"
 DEFAULT_STORE_URL = "sqlite:///var/lib/gtx/gtx.db"
+#: The Stasis application a node registers over ARI (``ari_app``).
+DEFAULT_ARI_APP = "gtx"
+#: Asterisk's recording spool: ARI names recordings relative to it (``ari_recording_dir``).
+DEFAULT_ARI_RECORDING_DIR = "/var/spool/asterisk/recording"
+#: What ``originate_via`` and ``record_via`` may name.
+BACKENDS = ("ami", "ari")
 
 #: Keys each section accepts. A section name ending in ":" takes a name (``[ivr:menu]``).
 IVR_KEYS = frozenset({
@@ -51,6 +58,7 @@ SECTION_KEYS: dict[str, frozenset[str]] = {
     "store": frozenset({"url"}),
     "asterisk:": frozenset({
         "ami", "ami_user", "ami_secret", "ari_url", "ari_user", "ari_password", "agi_hosts",
+        "ari_app", "originate_via", "record_via", "ari_recording_dir",
     }),
     "ivr": IVR_KEYS | {"allow_url_apps", "connections_per_host"},
     "ivr:": IVR_KEYS | {"url", "method"},
@@ -72,6 +80,8 @@ _APPLICATION = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 _HOST = re.compile(r"^[A-Za-z0-9_.:-]+$")
 _NO_HOSTS: tuple[str, ...] = ()
 _NETWORK = re.compile(r"^[0-9A-Fa-f.:]+(/\d{1,3})?$")
+#: A Stasis application name: it goes into Stasis(APP,…) and the "&"-separated GTX_ARI_APPS.
+_STASIS_APP = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$")
 
 
 class ConfigError(Exception):
@@ -96,6 +106,19 @@ class AsteriskServer:
     ari_user: str | None = None
     ari_password: str | None = None
     agi_hosts: frozenset[str] = frozenset()  # addresses its FastAGI connections come from
+    ari_app: str = DEFAULT_ARI_APP  # the Stasis application this node registers
+    #: "ami" or "ari": how calls are placed and recordings made on this server. None stands
+    #: for the default, filled in at construction: ami when ami is set, else ari when ari_url
+    #: is; it stays None on a server with neither (FastAGI only: no calls, no recordings).
+    originate_via: str | None = None
+    record_via: str | None = None
+    ari_recording_dir: str = DEFAULT_ARI_RECORDING_DIR  # Asterisk's spool, for ARI recordings
+
+    def __post_init__(self) -> None:
+        default = "ami" if self.ami else "ari" if self.ari_url else None
+        for key in ("originate_via", "record_via"):
+            if getattr(self, key) is None:
+                object.__setattr__(self, key, default)  # frozen: set once, here
 
 
 @dataclass(frozen=True)
@@ -284,21 +307,55 @@ def _read_servers(reader: Reader) -> dict[str, AsteriskServer]:
     for section in reader.parser.sections():
         if section.startswith("asterisk:"):
             name = section.split(":", 1)[1]
-            ari_url = get(section, "ari_url", None, http_url, "an http:// URL")
+            recording_dir = get(section, "ari_recording_dir", DEFAULT_ARI_RECORDING_DIR, str,
+                                "a directory")
+            if not recording_dir.startswith("/"):
+                reader.problem(section, "ari_recording_dir",
+                               f"expected an absolute path, got {recording_dir!r}")
             servers[name] = AsteriskServer(
                 name=name,
                 ami=get(section, "ami", None, client_endpoint, "a client endpoint string"),
                 ami_user=reader.raw(section, "ami_user"),
                 ami_secret=reader.raw(section, "ami_secret"),
-                ari_url=ari_url,
-                ari_user=reader.raw(section, "ari_user"),
-                ari_password=reader.raw(section, "ari_password"),
+                ari_url=get(section, "ari_url", None, http_url, "an http:// URL"),
+                ari_user=reader.raw(section, "ari_user") or None,
+                ari_password=reader.raw(section, "ari_password") or None,
                 agi_hosts=frozenset(get(section, "agi_hosts", _NO_HOSTS, listing(_HOST),
                                         "a comma-separated list of addresses")),
+                ari_app=get(section, "ari_app", DEFAULT_ARI_APP, matching(_STASIS_APP),
+                            "a Stasis application name (letters, digits, _ . -)"),
+                originate_via=get(section, "originate_via", None, choice(*BACKENDS),
+                                  "ami or ari"),
+                record_via=get(section, "record_via", None, choice(*BACKENDS), "ami or ari"),
+                ari_recording_dir=recording_dir,
             )
-            if (reader.raw(section, "ami") is None) != (reader.raw(section, "ami_user") is None):
-                reader.problem(section, "ami_user", "ami and ami_user go together")
+            _check_server(reader, section)
     return servers
+
+
+def _check_server(reader: Reader, section: str) -> None:
+    """Keys that go together, and backends that must be configured to be chosen."""
+    def has(key: str) -> bool:
+        return bool(reader.raw(section, key))
+
+    if (reader.raw(section, "ami") is None) != (reader.raw(section, "ami_user") is None):
+        reader.problem(section, "ami_user", "ami and ami_user go together")
+    if has("ari_url"):
+        for key in ("ari_user", "ari_password"):
+            if not has(key):
+                reader.problem(section, key, "missing: ari_url needs ari_user and ari_password "
+                               "(the user of asterisk-conf/ari_gtx.conf)")
+    elif has("ari_user") or has("ari_password"):
+        reader.problem(section, "ari_url", "missing: ari_user and ari_password need ari_url "
+                       "(e.g. http://127.0.0.1:8088/)")
+    for key in ("originate_via", "record_via"):
+        chosen = reader.raw(section, key)
+        if chosen == "ami" and not has("ami"):
+            reader.problem(section, key, "ami is chosen but this section has no ami "
+                           "(set ami, ami_user and ami_secret, or choose ari)")
+        elif chosen == "ari" and not has("ari_url"):
+            reader.problem(section, key, "ari is chosen but this section has no ari_url "
+                           "(set ari_url, ari_user and ari_password, or choose ami)")
 
 
 def parse_config(text: str, path: str = "<string>") -> GtxConfig:
@@ -318,6 +375,10 @@ def parse_config(text: str, path: str = "<string>") -> GtxConfig:
     for section in parser.sections():
         if section.startswith("ivr:"):
             name = section.split(":", 1)[1]
+            if name.startswith(INTERNAL_ARG_PREFIX):
+                reader.problem(section, None, f"an app name may not start with "
+                               f"{INTERNAL_ARG_PREFIX!r}: Stasis arguments starting with it are "
+                               "gtx's own (dial legs, dialer calls, recordings)")
             for key in ("url", "method"):
                 if reader.raw(section, key) is None:
                     reader.problem(section, key, "missing: every [ivr:NAME] needs url and method")
@@ -383,6 +444,11 @@ def describe(config: GtxConfig) -> Iterable[str]:
     yield f"store: {config.store_url}"
     for server in config.asterisk.values():
         yield f"asterisk {server.name}: ami={server.ami or '-'} ari={server.ari_url or '-'}"
+        if server.ari_url:
+            yield (f"asterisk {server.name} ARI: user {server.ari_user}, Stasis app "
+                   f"{server.ari_app}, recordings under {server.ari_recording_dir}")
+        yield (f"asterisk {server.name}: calls via {server.originate_via or 'none'}, "
+               f"recordings via {server.record_via or 'none'}")
     for app in config.apps.values():
         yield f"ivr app {app.name}: {app.method} at {app.url} (timeout {app.timeout:g} s)"
     if config.allow_url_apps:
@@ -390,7 +456,8 @@ def describe(config: GtxConfig) -> Iterable[str]:
 
 
 __all__ = [
-    "DEFAULT_FASTAGI_LISTEN", "DEFAULT_HTTP_LISTEN", "DEFAULT_STORE_URL", "IVR_KEYS", "ROLES",
+    "BACKENDS", "DEFAULT_ARI_APP", "DEFAULT_ARI_RECORDING_DIR", "DEFAULT_FASTAGI_LISTEN",
+    "DEFAULT_HTTP_LISTEN", "DEFAULT_STORE_URL", "IVR_KEYS", "ROLES",
     "SECTION_KEYS", "ApiUser", "AsteriskServer", "ConfigError", "ConfigProblem",
     "DialerSettings", "GtxConfig", "RecorderSettings", "describe", "load_config", "parse_config",
 ]

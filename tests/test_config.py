@@ -150,3 +150,92 @@ def test_asterisk_server_of_a_fastagi_connection() -> None:
     assert config.asterisk_name_for("10.0.0.1") == "a"  # its AMI address
     assert config.asterisk_name_for("10.0.0.2") == "b"
     assert config.asterisk_name_for("10.9.9.9") == "10.9.9.9"  # none of them
+
+
+# -- ARI keys of [asterisk:NAME] -----------------------------------------------------------
+
+ARI = "ari_url = http://127.0.0.1:8088/\nari_user = gtx\nari_password = p&ss%w0rd\n"
+AMI = "ami = tcp:127.0.0.1:5038\nami_user = gtx\nami_secret = s\n"
+
+
+def test_example_server_settings() -> None:
+    server = load_config(ROOT / "examples" / "gtx.ini").asterisk["pbx1"]
+    assert (server.ari_url, server.ari_user, server.ari_app) == (
+        "http://127.0.0.1:8088/", "gtx", "gtx")
+    assert (server.originate_via, server.record_via) == ("ami", "ami")
+    assert server.ari_recording_dir == "/var/spool/asterisk/recording"
+
+
+@pytest.mark.parametrize(
+    ("body", "via"),
+    [
+        (AMI + ARI, "ami"),  # both: AMI, as before ARI existed
+        (AMI, "ami"),
+        (ARI, "ari"),
+        ("agi_hosts = 10.0.0.1\n", None),  # FastAGI only: no calls, no recordings
+    ],
+)
+def test_backend_defaults_follow_what_is_configured(body: str, via: str | None) -> None:
+    server = parse_config("[asterisk:a]\n" + body).asterisk["a"]
+    assert (server.originate_via, server.record_via) == (via, via)
+
+
+def test_backends_can_be_chosen_apart() -> None:
+    server = parse_config(
+        "[asterisk:a]\n" + AMI + ARI + "originate_via = ari\nrecord_via = ami\n"
+        "ari_app = gtx-node2\nari_recording_dir = /srv/spool/recording\n"
+    ).asterisk["a"]
+    assert (server.originate_via, server.record_via) == ("ari", "ami")
+    assert server.ari_app == "gtx-node2"
+    assert server.ari_password == "p&ss%w0rd"  # kept as written: the link encodes it
+    assert server.ari_recording_dir == "/srv/spool/recording"
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (AMI + "originate_via = ari\n",
+         "[asterisk:a] originate_via: ari is chosen but this section has no ari_url"),
+        (ARI + "record_via = ami\n",
+         "[asterisk:a] record_via: ami is chosen but this section has no ami"),
+        (ARI + "originate_via = sip\n", "[asterisk:a] originate_via: expected ami or ari"),
+        ("ari_url = http://127.0.0.1:8088/\nari_user = gtx\n",
+         "[asterisk:a] ari_password: missing: ari_url needs ari_user and ari_password"),
+        ("ari_url = http://127.0.0.1:8088/\nari_password = x\n",
+         "[asterisk:a] ari_user: missing: ari_url needs ari_user and ari_password"),
+        ("ari_user = gtx\nari_password = x\n",
+         "[asterisk:a] ari_url: missing: ari_user and ari_password need ari_url"),
+        (ARI + "ari_recording_dir = recording\n",
+         "[asterisk:a] ari_recording_dir: expected an absolute path, got 'recording'"),
+        (ARI + "ari_app = gtx&other\n",
+         "[asterisk:a] ari_app: expected a Stasis application name"),
+        (ARI + "ari_app = gtx,1\n", "[asterisk:a] ari_app: expected a Stasis application name"),
+    ],
+)
+def test_ari_problems(body: str, expected: str) -> None:
+    found = problems_of("[asterisk:a]\n" + body)
+    assert len(found) == 1, found
+    assert found[0].startswith(expected), found
+
+
+def test_ivr_app_names_may_not_take_the_internal_prefix() -> None:
+    found = problems_of("[ivr:gtx-dial]\nurl = http://h/RPC2\nmethod = m\n")
+    assert found == ["[ivr:gtx-dial]: an app name may not start with 'gtx-': Stasis arguments "
+                     "starting with it are gtx's own (dial legs, dialer calls, recordings)"]
+    # "gtx" alone (the default Stasis application) and other names are fine as app names.
+    assert parse_config("[ivr:gtx]\nurl = http://h/RPC2\nmethod = m\n"
+                        "[ivr:gtxmenu]\nurl = http://h/RPC2\nmethod = m\n").apps.keys() == {
+        "gtx", "gtxmenu"}
+
+
+def test_describe_shows_the_ari_settings_of_each_server() -> None:
+    from gtx.config import describe
+
+    config = parse_config("[asterisk:a]\n" + AMI + ARI + "record_via = ari\n"
+                          "[asterisk:b]\nagi_hosts = 10.0.0.2\n")
+    lines = list(describe(config))
+    assert "asterisk a ARI: user gtx, Stasis app gtx, recordings under "\
+        "/var/spool/asterisk/recording" in lines
+    assert "asterisk a: calls via ami, recordings via ari" in lines
+    assert "asterisk b: calls via none, recordings via none" in lines
+    assert not any("p&ss" in line for line in lines)  # never the password
