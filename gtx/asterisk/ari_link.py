@@ -1,0 +1,486 @@
+"""The ARI link to one Asterisk server: connected, subscribed, kept up.
+
+:class:`ARIClient` is the :class:`~gtx.asterisk.ari_api.AriLink` of one ``[asterisk:NAME]``
+section of gtx.ini (``ari_url``, ``ari_user``, ``ari_password``, ``ari_app``). It is a Twisted
+service. Started, it connects: it fetches Asterisk's api-docs with aioari (the Swagger listings
+say which REST operations exist and where), opens the event WebSocket of the Stasis application,
+calls the ``on_ready`` handlers, and from then on hands every event to :attr:`ARIClient.events`.
+When the WebSocket closes, or a connection fails, it tries again after a capped exponential
+back-off with jitter on the injected clock, as :class:`gtx.asterisk.ami.AMIClient` does; refused
+credentials (HTTP 401) are logged as an error naming the user and the server and retried the
+same way, never in a tight loop. ``connected`` and ``last_error`` are what health reports show.
+
+aioari runs on the asyncio loop that the Twisted reactor shares (``twistd -r asyncio``): each
+connection and each REST call is an asyncio task wrapped in a Deferred, and every wait is bounded
+on the injected clock (``connect_timeout``, ``call_timeout``), which cancels the task.
+
+Why not aioari's own loop (``client.run()``) and models: ``run()`` hides when the WebSocket is
+subscribed (the moment to resynchronise), and its ``ws_connect`` puts ``api_key=user:password``
+in the URL without encoding it, so a password with ``&`` or ``%`` is refused. The link reads the
+WebSocket itself and builds that URL properly (:class:`_AriHttpClient`). REST answers are handed
+out as the decoded JSON the AriLink contract promises, so aioari's model objects are skipped and
+operations are run straight from the Swagger listing, which also lets unknown operations and
+parameters fail with a clear :class:`~gtx.asterisk.ari_api.AriError` before anything is sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+from collections.abc import Callable, Mapping
+from typing import Any
+from urllib.parse import quote, quote_plus, urlsplit
+
+import aiohttp
+from aioari import Client as _AioariClient
+from aiohttp import web_exceptions
+from aioswagger11.http_client import ApiKeyAuthenticator, AsynchronousHttpClient
+from twisted.application.internet import backoffPolicy
+from twisted.application.service import Service
+from twisted.internet.defer import Deferred, fail, succeed
+from twisted.internet.interfaces import IDelayedCall, IReactorTime
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+
+from gtx.asterisk.ari_api import AriError, AriTimeout, AriUnavailable, http_error
+from gtx.asterisk.ari_events import EventRouter
+
+#: Gives the delay (seconds) before connection attempt N (1, 2, …) after N failures.
+RetryPolicy = Callable[[int], float]
+#: Builds the aioari client from the base URL and the HTTP client (aioari.Client by default).
+ClientFactory = Callable[[str, Any], Any]
+
+_CLOSED = (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSING, aiohttp.WSMsgType.CLOSED)
+
+
+def default_retry_policy(jitter: Callable[[], float] = random.random) -> RetryPolicy:
+    """1 s, 2 s, 4 s … capped at 30 s, plus up to a second of jitter."""
+    return backoffPolicy(initialDelay=0.5, maxDelay=30.0, factor=2.0, jitter=jitter)
+
+
+class _AriHttpClient(AsynchronousHttpClient):  # type: ignore[misc]
+    """aioswagger11's HTTP client with ``api_key`` authentication limited to Asterisk's host,
+    and a WebSocket URL whose query is encoded (the original joins it raw) plus a heartbeat,
+    so a link whose peer vanished without closing is noticed."""
+
+    def __init__(self, host: str, api_key: str, *, heartbeat: float, close_timeout: float):
+        # The aiohttp session is made here: build this inside a coroutine, on the running loop.
+        super().__init__(auth=ApiKeyAuthenticator(host, api_key))
+        self._heartbeat = heartbeat
+        self._close_timeout = close_timeout
+
+    async def ws_connect(
+        self, url: str, params: Mapping[str, str] | None = None
+    ) -> aiohttp.ClientWebSocketResponse:
+        query = dict(params or {})
+        if self.authenticator.matches(url):
+            self.authenticator.apply(query, query)
+        ws: aiohttp.ClientWebSocketResponse = await self.session.ws_connect(
+            url, params=query, heartbeat=self._heartbeat,
+            timeout=aiohttp.ClientWSTimeout(ws_close=self._close_timeout))
+        self.websockets.add(ws)
+        return ws
+
+
+class _Attempt:
+    """One connection: its task, its connect timer, and how far it got."""
+
+    def __init__(self) -> None:
+        self.task: asyncio.Task[str] | None = None
+        self.timer: IDelayedCall | None = None
+        self.timed_out = False
+        self.ready = False
+
+
+class ARIClient(Service):
+    """The ARI link to the Asterisk server named ``name`` (see the module docstring)."""
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        url: str,
+        user: str,
+        password: str,
+        app: str = "gtx",
+        clock: IReactorTime,
+        retry_policy: RetryPolicy | None = None,
+        call_timeout: float = 10.0,
+        connect_timeout: float = 10.0,
+        heartbeat: float = 20.0,
+        log: Logger | None = None,
+        client_factory: ClientFactory | None = None,
+    ) -> None:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"[asterisk:{name}] ari_url must be an http:// or https:// URL "
+                             f"such as http://127.0.0.1:8088/, not {url!r}")
+        if not app or "," in app or app.startswith("gtx-"):
+            raise ValueError(f"[asterisk:{name}] ari_app {app!r} is not a valid Stasis "
+                             f"application name (no comma, not starting with gtx-)")
+        self.name = name
+        # Asterisk may be served under a prefix (http.conf): keep the URL a directory.
+        self.url = url if url.endswith("/") else url + "/"
+        self._host = parts.hostname
+        self._user = user
+        self._password = password
+        self._app = app
+        self.clock = clock
+        self._retry_policy = retry_policy or default_retry_policy()
+        self.call_timeout = call_timeout
+        self.connect_timeout = connect_timeout
+        self._heartbeat = heartbeat
+        self.log = log or Logger(namespace="gtx.ari")
+        self._client_factory: ClientFactory = client_factory or _AioariClient
+        self._events = EventRouter()
+        self._ready_handlers: list[Callable[[], object]] = []
+        self._attempt: _Attempt | None = None
+        self._client: Any = None
+        self._retry: IDelayedCall | None = None
+        self._failures = 0
+        self._connected = False
+        self._closed_waiters: list[Deferred[None]] = []
+        self._idle_waiters: list[Deferred[None]] = []
+        #: REST calls sent and not answered yet.
+        self.in_flight = 0
+        #: Why the last connection failed or ended ("" while connected).
+        self.last_error = ""
+
+    # -- the AriLink interface --------------------------------------------------------------
+
+    @property
+    def app(self) -> str:
+        """The Stasis application whose events this link receives."""
+        return self._app
+
+    @property
+    def connected(self) -> bool:
+        """True while the WebSocket is up and REST calls can be made."""
+        return self._connected
+
+    @property
+    def events(self) -> EventRouter:
+        """Where the WebSocket events go."""
+        return self._events
+
+    def on_ready(self, handler: Callable[[], object]) -> Callable[[], None]:
+        """Call ``handler`` after every successful (re)connection; returns an unsubscriber."""
+        self._ready_handlers.append(handler)
+
+        def unsubscribe() -> None:
+            if handler in self._ready_handlers:
+                self._ready_handlers.remove(handler)
+
+        return unsubscribe
+
+    def call(self, resource: str, operation: str, **params: Any) -> Deferred[Any]:
+        """Run the REST operation ``resource.operation`` (Swagger names) with ``params``.
+
+        Query values: ``bool`` is sent as ``true``/``false``, numbers as text, lists joined by
+        commas. ``variables`` (originate, create, …) is a mapping of channel variables, sent as
+        the JSON body ``{"variables": {NAME: "value"}}`` Asterisk expects (a mapping already
+        wrapped that way is accepted as is). Fires with the decoded JSON answer (None for an
+        empty one); fails with AriUnavailable (link down: nothing sent), AriTimeout (no answer
+        within ``call_timeout``, or the connection dropped before the answer: the effect is
+        unknown), an AriHTTPError subclass (Asterisk answered 4xx/5xx), or AriError (no such
+        operation or parameter: a programming error, nothing sent).
+        """
+        what = f"{resource}.{operation}"
+        client = self._client
+        if not self._connected or client is None:
+            return fail(AriUnavailable(f"{what}: the ARI link to {self.name} is down"))
+        try:
+            op = _operation(client, resource, operation)
+            args = _arguments(what, op.json, params)
+        except AriError:
+            return fail()
+        task = asyncio.get_event_loop().create_task(_send(op, args))
+        self.in_flight += 1
+        timed_out = False
+
+        def expire() -> None:
+            nonlocal timed_out
+            timed_out = True
+            task.cancel()
+
+        timer = self.clock.callLater(self.call_timeout, expire)
+
+        def finished(result: object) -> object:
+            if timer.active():
+                timer.cancel()
+            self._call_done()
+            if isinstance(result, Failure):
+                return self._call_failure(what, result, timed_out)
+            return result
+
+        return Deferred.fromFuture(task).addBoth(finished)
+
+    # -- REST calls -------------------------------------------------------------------------
+
+    def _call_done(self) -> None:
+        self.in_flight -= 1
+        if self.in_flight == 0:
+            waiters, self._idle_waiters = self._idle_waiters, []
+            for waiter in waiters:
+                waiter.callback(None)
+
+    def _call_failure(self, what: str, failure: Failure, timed_out: bool) -> Failure:
+        error = failure.value
+        if timed_out and isinstance(error, asyncio.CancelledError):
+            return Failure(AriTimeout(
+                f"{what}: no answer from {self.name} within {self.call_timeout:g} s"))
+        if isinstance(error, web_exceptions.HTTPException):
+            status, message = _http_status(error)
+            return Failure(http_error(what, status, message))
+        if isinstance(error, aiohttp.ClientConnectorError):
+            return Failure(AriUnavailable(f"{what}: cannot reach {self.name}: "
+                                          f"{self._redact(str(error))}"))
+        if isinstance(error, aiohttp.ClientError):
+            return Failure(AriTimeout(f"{what}: the connection to {self.name} was lost before "
+                                      f"the answer ({type(error).__name__})"))
+        if isinstance(error, ValueError):  # a 2xx answer that is not JSON
+            return Failure(AriError(f"{what}: {self.name} answered something that is not "
+                                    f"JSON: {error}"))
+        return failure
+
+    # -- service life -----------------------------------------------------------------------
+
+    def startService(self) -> None:
+        super().startService()
+        self._connect()
+
+    def stopService(self) -> Deferred[None]:
+        """Refuse new calls, let the ones in flight finish (each is bounded), then close the
+        WebSocket and the HTTP session."""
+        super().stopService()
+        if self._retry is not None and self._retry.active():
+            self._retry.cancel()
+        self._retry = None
+        self._connected = False
+        if self.in_flight == 0:
+            return self._close()
+        idle: Deferred[None] = Deferred()
+        self._idle_waiters.append(idle)
+        return idle.addCallback(lambda _: self._close())
+
+    def _close(self) -> Deferred[None]:
+        attempt = self._attempt
+        if attempt is None or attempt.task is None or attempt.task.done():
+            return succeed(None)
+        closed: Deferred[None] = Deferred()
+        self._closed_waiters.append(closed)
+        attempt.task.cancel()  # the task's own clean-up closes the WebSocket and the session
+        return closed
+
+    def _connect(self) -> None:
+        self._retry = None
+        attempt = _Attempt()
+        self._attempt = attempt
+        attempt.task = asyncio.get_event_loop().create_task(self._connection(attempt))
+        attempt.timer = self.clock.callLater(self.connect_timeout, self._expired, attempt)
+        Deferred.fromFuture(attempt.task).addBoth(self._ended, attempt)
+
+    def _expired(self, attempt: _Attempt) -> None:
+        if attempt.task is not None and not attempt.ready:
+            attempt.timed_out = True
+            attempt.task.cancel()
+
+    async def _connection(self, attempt: _Attempt) -> str:
+        """One connection, from the api-docs to the end of the WebSocket; returns why it
+        ended. The HTTP session is closed whatever happens (aiohttp warns otherwise)."""
+        http = _AriHttpClient(self._host, f"{self._user}:{self._password}",
+                              heartbeat=self._heartbeat, close_timeout=self.call_timeout)
+        try:
+            client = self._client_factory(self.url, http)
+            await client.init()
+            ws = await client.swagger.events.eventWebsocket(app=self._app)
+            self._ready(attempt, client)
+            return await self._pump(ws)
+        finally:
+            if attempt is self._attempt:
+                self._connected = False
+                self._client = None
+            await http.close()
+
+    def _ready(self, attempt: _Attempt, client: Any) -> None:
+        if attempt.timer is not None and attempt.timer.active():
+            attempt.timer.cancel()
+        attempt.ready = True
+        self._client = client
+        self._connected = True
+        self._failures = 0
+        self.last_error = ""
+        self.log.info("ARI {server}: connected to {url} as {user!r}, application {app!r}",
+                      server=self.name, url=self.url, user=self._user, app=self._app)
+        for handler in list(self._ready_handlers):
+            try:
+                handler()
+            except Exception:
+                self.log.failure("ARI {server}: an on_ready handler failed", server=self.name)
+
+    async def _pump(self, ws: aiohttp.ClientWebSocketResponse) -> str:
+        while True:
+            message = await ws.receive()
+            if message.type is aiohttp.WSMsgType.TEXT:
+                self._event(message.data)
+            elif message.type in _CLOSED:
+                return f"WebSocket closed (code {ws.close_code})"
+            elif message.type is aiohttp.WSMsgType.ERROR:
+                return f"WebSocket error: {self._redact(str(ws.exception()))}"
+
+    def _event(self, data: str) -> None:
+        try:
+            event = json.loads(data)
+        except ValueError:
+            self.log.warn("ARI {server}: an event that is not JSON: {data!r}",
+                          server=self.name, data=data[:200])
+            return
+        if not isinstance(event, dict) or not isinstance(event.get("type"), str):
+            self.log.warn("ARI {server}: an event without a type: {data!r}",
+                          server=self.name, data=data[:200])
+            return
+        self._events.dispatch(event)
+
+    def _ended(self, result: object, attempt: _Attempt) -> None:
+        if attempt.timer is not None and attempt.timer.active():
+            attempt.timer.cancel()
+        waiters, self._closed_waiters = self._closed_waiters, []
+        for waiter in waiters:
+            waiter.callback(None)
+        if attempt is not self._attempt:
+            return  # a connection of an earlier start, closed late
+        self._attempt = None
+        self._connected = False
+        self._client = None
+        if not self.running:
+            return
+        if isinstance(result, Failure):
+            self._failed(self._why(result, attempt))
+        else:
+            self._failed(f"link lost ({result})")
+
+    def _why(self, failure: Failure, attempt: _Attempt) -> str:
+        error = failure.value
+        if attempt.timed_out and isinstance(error, asyncio.CancelledError):
+            return f"no answer within {self.connect_timeout:g} s"
+        status = None
+        if isinstance(error, web_exceptions.HTTPException):
+            status = _http_status(error)[0]
+        elif isinstance(error, aiohttp.WSServerHandshakeError):
+            status = error.status
+        if status == 401:
+            self.log.error(
+                "ARI {server}: credentials refused for user {user!r} (HTTP 401): check ari_user "
+                "and ari_password in [asterisk:{server}] of gtx.ini and the user in ari.conf",
+                server=self.name, user=self._user)
+            return f"credentials refused for user {self._user!r} (HTTP 401)"
+        if status is not None:
+            return f"Asterisk answered HTTP {status} (is ARI enabled at {self.url}?)"
+        if isinstance(error, aiohttp.ClientError | OSError):
+            return f"cannot connect: {self._redact(str(error)) or type(error).__name__}"
+        self.log.failure("ARI {server}: connection failed", failure, server=self.name)
+        return f"connection failed: {type(error).__name__}: {self._redact(str(error))}"
+
+    def _failed(self, why: str) -> None:
+        self.last_error = why
+        self._failures += 1
+        delay = self._retry_policy(self._failures)
+        self.log.warn("ARI {server}: {why}; trying again in {delay:.1f} s",
+                      server=self.name, why=why, delay=delay)
+        self._retry = self.clock.callLater(delay, self._connect)
+
+    def _redact(self, text: str) -> str:
+        """``text`` without the password (aiohttp errors may quote a URL with the api_key)."""
+        if not self._password:
+            return text
+        for form in {self._password, quote(self._password, safe=""),
+                     quote_plus(self._password, safe=""), quote(self._password, safe=":")}:
+            text = text.replace(form, "***")
+        return text
+
+
+# -- pure helpers -----------------------------------------------------------------------------
+
+
+def _operation(client: Any, resource: str, operation: str) -> Any:
+    """The aioswagger11 operation ``resource.operation`` of the loaded listings."""
+    resources = client.swagger.resources
+    found = resources.get(resource)
+    if found is None:
+        raise AriError(f"ARI has no resource {resource!r} (resources: "
+                       f"{', '.join(sorted(resources))})")
+    op = found.operations.get(operation)
+    if op is None:
+        raise AriError(f"ARI resource {resource!r} has no operation {operation!r} "
+                       f"(operations: {', '.join(sorted(found.operations))})")
+    if op.json.get("is_websocket"):
+        raise AriError(f"{resource}.{operation} is the event WebSocket, which the link keeps")
+    return op
+
+
+def _arguments(what: str, op_json: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, Any]:
+    """``params`` checked against the operation's Swagger parameters and converted."""
+    declared = {p["name"]: p for p in op_json.get("parameters", [])}
+    unknown = sorted(set(params) - set(declared))
+    if unknown:
+        raise AriError(f"{what} has no parameter {', '.join(unknown)} "
+                       f"(parameters: {', '.join(declared) or 'none'})")
+    missing = [n for n, p in declared.items() if p.get("required") and params.get(n) is None]
+    if missing:
+        raise AriError(f"{what}: missing required parameter {', '.join(missing)}")
+    args: dict[str, Any] = {}
+    for name, value in params.items():
+        if value is None:
+            continue
+        if declared[name]["paramType"] == "body":
+            args[name] = _variables(what, value) if name == "variables" else value
+        else:
+            args[name] = _text(what, name, value)
+    return args
+
+
+def _text(what: str, name: str, value: object) -> str:
+    """A query or path value as ARI reads it."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, str | int | float):
+        return str(value)
+    if isinstance(value, list | tuple):
+        return ",".join(_text(what, name, item) for item in value)
+    raise AriError(f"{what}: parameter {name} cannot be a {type(value).__name__}")
+
+
+def _variables(what: str, value: object) -> dict[str, str]:
+    """Channel variables for the body ``{"variables": {…}}`` (values as strings)."""
+    if not isinstance(value, Mapping):
+        raise AriError(f"{what}: variables must be a mapping, not a {type(value).__name__}")
+    inner = value.get("variables")
+    if len(value) == 1 and isinstance(inner, Mapping):
+        value = inner
+    return {str(k): _text(what, f"variables[{k}]", v) for k, v in value.items()}
+
+
+def _http_status(error: web_exceptions.HTTPException) -> tuple[int, str]:
+    """The status and the message of an HTTP error answer (ARI bodies are JSON objects with
+    a ``message`` or an ``error``)."""
+    response = getattr(error, "response", None)
+    status = int(getattr(response, "status", error.status_code))
+    text = (error.text or "").strip()
+    try:
+        body = json.loads(text)
+    except ValueError:
+        body = None
+    if isinstance(body, dict):
+        for key in ("message", "error"):
+            if isinstance(body.get(key), str):
+                return status, body[key]
+    return status, text or str(error.reason)
+
+
+async def _send(op: Any, args: Mapping[str, Any]) -> Any:
+    response = await op(**args)
+    text = await response.text()
+    return json.loads(text) if text.strip() else None
