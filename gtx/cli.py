@@ -58,7 +58,48 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     print(f"{args.config}: OK")
     for line in describe(config):
         print(f"  {line}")
-    return 0
+    status = 0
+    for value in args.asterisk_dir:
+        if not _check_asterisk_dir(config, value):
+            status = 1
+    return status
+
+
+def _check_asterisk_dir(config: GtxConfig, value: str) -> bool:
+    """``--asterisk-dir [NAME=]DIR``: compare gtx.ini with that Asterisk configuration; print
+    what was found; True when nothing is wrong."""
+    from pathlib import Path
+
+    from gtx.asterisk_check import check_asterisk
+
+    name, sep, directory = value.partition("=")
+    if not sep:
+        name, directory = "", value
+    if name and name not in config.asterisk:
+        known = ", ".join(config.asterisk) or "none"
+        print(f"--asterisk-dir {value}: no [asterisk:{name}] in {config.path} (known: {known})",
+              file=sys.stderr)
+        return False
+    if not Path(directory).is_dir():
+        print(f"--asterisk-dir {value}: {directory} is not a directory", file=sys.stderr)
+        return False
+    servers = [name] if name else [n for n, s in config.asterisk.items() if s.ami or s.ari_url]
+    if not servers:
+        print(f"{directory}: nothing to compare: no [asterisk:NAME] has ami or ari_url")
+        return True
+    check = check_asterisk(config, Path(directory), servers)
+    sections = ", ".join(f"[asterisk:{n}]" for n in servers)
+    read = ", ".join(p.name for p in check.files) or "nothing"
+    if check.problems:
+        print(f"{directory}: {len(check.problems)} problem(s) with {sections} "
+              f"(read {read}):", file=sys.stderr)
+        for problem in check.problems:
+            print(f"  {problem}", file=sys.stderr)
+    else:
+        print(f"{directory}: OK for {sections} (read {read})")
+    for note in check.notes:
+        print(f"  note: {note}")
+    return not check.problems
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -111,6 +152,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     check = commands.add_parser("check-config", help="validate a gtx.ini file")
     check.add_argument("-c", "--config", default="/etc/gtx/gtx.ini", help="the gtx.ini file")
+    check.add_argument(
+        "--asterisk-dir", action="append", default=[], metavar="[NAME=]DIR",
+        help="also compare gtx.ini with the Asterisk configuration in DIR (/etc/asterisk): "
+             "ARI and AMI users, passwords, ports; NAME= limits it to [asterisk:NAME] "
+             "(repeat for several servers)")
     check.set_defaults(func=cmd_check_config)
 
     simulate = commands.add_parser(
