@@ -4,8 +4,16 @@ A :class:`RecordingControl` is one configured Asterisk server seen from the reco
 adapter (:mod:`gtx.asterisk.ami_recorder`, MixMonitor) implements it today; an ARI adapter will
 implement the same interface. Nothing under :mod:`gtx.recorder` knows AMI actions or events.
 
-Pausing writes silence (``MixMonitorMute``), so a file's length stays true to the call; the
-alternative (ARI's recording pause) leaves a gap instead — see docs/recorder-api.md.
+Two ways to pause: :meth:`RecordingControl.mute` writes silence (``MixMonitorMute``, ARI's
+recording mute), so a file's length stays true to the call; :meth:`RecordingControl.pause`
+leaves a gap (ARI's recording pause: nothing is written meanwhile, the file is shorter).
+MixMonitor cannot leave a gap: over AMI ``pause`` fails with :class:`RecordingNotSupported` —
+see docs/recorder-api.md. Errors::
+
+    RecordingError              Asterisk refused or failed a recording command
+    ├── NoSuchChannel           the channel is not (any more) on that server
+    ├── RecordingUnavailable    the link is down: nothing was sent
+    └── RecordingNotSupported   the server's way of recording cannot do what was asked
 """
 
 from __future__ import annotations
@@ -28,6 +36,12 @@ class NoSuchChannel(RecordingError):
 
 class RecordingUnavailable(RecordingError):
     """The link to that Asterisk server is down: nothing was sent."""
+
+
+class RecordingNotSupported(RecordingError):
+    """The way this server records cannot do what was asked (ARI recordings: split legs,
+    periodic beeps; MixMonitor: a pause that leaves a gap). Nothing was sent; the message says
+    what to use instead."""
 
 
 @dataclass(frozen=True)
@@ -75,7 +89,13 @@ class RecordingControl(Protocol):
         """Start recording; fails with NoSuchChannel, RecordingUnavailable or RecordingError."""
 
     def mute(self, channel: str, muted: bool) -> Deferred[None]:
-        """Pause (write silence) or resume a channel's recording."""
+        """Pause (write silence) or resume a channel's recording; resuming undoes either kind
+        of pause."""
+
+    def pause(self, channel: str, paused: bool) -> Deferred[None]:
+        """Pause leaving a gap (nothing written meanwhile) or resume a channel's recording;
+        resuming undoes either kind of pause. Fails with :class:`RecordingNotSupported` where
+        the recording cannot leave a gap (MixMonitor)."""
 
     def stop(self, channel: str) -> Deferred[None]:
         """Stop a channel's recording (its STOPPED update follows)."""

@@ -16,7 +16,8 @@ A recording is app_mixmonitor run on a live channel by AMI (``ami-mixmonitor.txt
 - **max_seconds** is a timer here, on the injected clock, armed when Asterisk accepts the
   MixMonitor: it sends ``StopMixMonitor`` (app_mixmonitor has no length bound of its own).
 - **mute** is ``MixMonitorMute`` with ``Direction: both`` and ``State: 1|0``: the muted span is
-  written as silence, so the file's length stays true to the call.
+  written as silence, so the file's length stays true to the call. A **pause** that leaves a
+  gap cannot be done (:class:`~gtx.recording.RecordingNotSupported`).
 - **after every (re)login**, recordings followed are checked against ``CoreShowChannels``: one
   whose channel is gone is STOPPED with cause ``link lost`` (its Hangup was missed); one whose
   ``max_seconds`` ran out while the link was down is stopped now.
@@ -45,6 +46,7 @@ from gtx.recording import (
     NoSuchChannel,
     RecordCommand,
     RecordingError,
+    RecordingNotSupported,
     RecordingProgress,
     RecordingSink,
     RecordingUnavailable,
@@ -58,6 +60,10 @@ NO_SUCH_CHANNEL = "No such channel"
 #: Characters a MixMonitor file name cannot carry: manager.c joins ``File,Options,Command``
 #: into one argument string split on commas, and options take their file in parentheses.
 _UNSAFE_IN_FILE = frozenset(',()"\\|\r\n\0')
+
+#: Why :meth:`AMIRecorder.pause` fails.
+MIXMONITOR_NO_GAP = ("MixMonitor cannot leave a gap: pause writes silence (mode silence), or "
+                     "record this server over ARI (record_via = ari)")
 
 CAUSE_STOPPED = "stopped"
 CAUSE_HANGUP = "hangup"
@@ -203,6 +209,13 @@ class AMIRecorder:
         """``MixMonitorMute`` both directions: silence is written while muted."""
         return self._command("MixMonitorMute", channel, [
             ("Channel", channel), ("Direction", "both"), ("State", "1" if muted else "0")])
+
+    def pause(self, channel: str, paused: bool) -> Deferred[None]:
+        """MixMonitor cannot leave a gap: a pause writes silence (:meth:`mute`). Resuming is
+        :meth:`mute` ``False``, whichever way it was paused."""
+        if not paused:
+            return self.mute(channel, False)
+        return fail(RecordingNotSupported(MIXMONITOR_NO_GAP))
 
     def stop(self, channel: str) -> Deferred[None]:
         """``StopMixMonitor``; the recording's STOPPED update (cause ``stopped``) follows."""

@@ -18,6 +18,7 @@ from gtx.recording import (
     NoSuchChannel,
     RecordCommand,
     RecordingError,
+    RecordingNotSupported,
     RecordingProgress,
     RecordingUnavailable,
     RecordingUpdate,
@@ -91,6 +92,24 @@ def test_start_mute_unmute_stop_as_in_the_transcript() -> None:
     rec.peer.feed(MIXMONITOR.asterisk_bytes(after="hup-1", until="gv-1"))
     assert len(rec.progress()) == 2
     rec.link.stop()  # no timer left behind
+
+
+def test_a_pause_that_leaves_a_gap_is_not_possible_and_resuming_unmutes() -> None:
+    rec = Recorder("mm-1", "mute-1", "mute-0")
+    rec.start()
+    rec.peer.feed(MIXMONITOR.asterisk_bytes(after="mm-1", until="mute-1"))
+    rec.peer.written()
+    refused = error_of(result(rec.recorder.pause("gtx-rec-1", True)))
+    assert isinstance(refused, RecordingNotSupported)
+    assert "MixMonitor cannot leave a gap: pause writes silence" in str(refused)
+    assert rec.peer.written() == b""  # nothing sent
+    result(rec.recorder.mute("gtx-rec-1", True))
+    rec.peer.feed(MIXMONITOR.asterisk_bytes(after="mute-1", until="mute-0"))
+    rec.peer.written()
+    resumed = result(rec.recorder.pause("gtx-rec-1", False))
+    assert rec.peer.written() == MIXMONITOR.action("mute-0")
+    rec.peer.feed(MIXMONITOR.asterisk_bytes(after="mute-0", until="stop-1"))
+    assert resumed == [None]
 
 
 def test_stop_of_a_missing_channel_is_no_such_channel() -> None:

@@ -20,6 +20,7 @@ from gtx.recording import (
     NoSuchChannel,
     RecordCommand,
     RecordingError,
+    RecordingNotSupported,
     RecordingProgress,
     RecordingSink,
     RecordingUnavailable,
@@ -44,6 +45,7 @@ class Active:
     sink: RecordingSink | None  # None once the link that carried it was lost
     started: float
     muted: list[bool] = field(default_factory=list)
+    paused: list[bool] = field(default_factory=list)
 
 
 class FakeRecordingControl:
@@ -59,6 +61,7 @@ class FakeRecordingControl:
         self.refuse: RecordingError | None = None  # the next start fails with it
         self.stopped_after = 0.1  # seconds between the StopMixMonitor reply and the update
         self.commands: list[tuple[str, ...]] = []
+        self.gaps = False  # whether pause can leave a gap (ARI) or not (MixMonitor)
 
     @property
     def name(self) -> str:
@@ -90,6 +93,19 @@ class FakeRecordingControl:
         if channel not in self.channels:
             return fail(NoSuchChannel("No such channel"))
         self.active[channel].muted.append(muted)
+        return succeed(None)
+
+    def pause(self, channel: str, paused: bool) -> Deferred[None]:
+        """A gap where ``gaps`` (ARI), else RecordingNotSupported (MixMonitor)."""
+        self.commands.append(("pause" if paused else "unpause", channel))
+        if not self.connected_now:
+            return fail(RecordingUnavailable(f"{self._name}: not connected"))
+        if paused and not self.gaps:
+            return fail(RecordingNotSupported("MixMonitor cannot leave a gap: pause writes "
+                                              "silence"))
+        if channel not in self.channels:
+            return fail(NoSuchChannel("No such channel"))
+        self.active[channel].paused.append(paused)
         return succeed(None)
 
     def stop(self, channel: str) -> Deferred[None]:

@@ -1,0 +1,187 @@
+"""The pieces of :mod:`gtx.asterisk.ari_recorder` that keep no state: what an ARI recording can
+be asked (:func:`refuse_unsupported`), the name and format of its file (:func:`recording_name`),
+the parameters of ``channels.record``, the errors gtx reports (:func:`recording_error`), a
+channel's id and whether it is up, resuming a recording, and finding one made before a
+restart (:func:`find_live`).
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from twisted.internet.defer import Deferred, succeed
+from twisted.python.failure import Failure
+
+from gtx.asterisk.ari_api import AriConflict, AriError, AriLink, AriNotFound, AriUnavailable
+from gtx.recording import (
+    NoSuchChannel,
+    RecordCommand,
+    RecordingError,
+    RecordingNotSupported,
+    RecordingUnavailable,
+)
+
+#: The id of a snoop channel is this and the recording's id.
+SNOOP_PREFIX = "gtx-snoop-"
+#: The snoop's channel variable holding its recording's name.
+NAME_VARIABLE = "GTX_RECORDING"
+#: What to do instead of what ARI recordings cannot.
+USE_MIXMONITOR = "record this server with MixMonitor (record_via = ami)"
+_SAFE_NAME = re.compile(r"[A-Za-z0-9_.\-]+")
+
+
+@dataclass(frozen=True)
+class LiveRecording:
+    """A live recording and its snoop; whether it is muted or paused, when known."""
+
+    name: str
+    snoop: str
+    muted: bool | None = None
+    paused: bool | None = None
+
+
+def refuse_unsupported(command: RecordCommand) -> None:
+    """:class:`RecordingNotSupported` for what an ARI recording cannot do."""
+    if command.receive_file or command.transmit_file:
+        raise RecordingNotSupported(
+            "ARI recordings cannot write each direction in a file of its own (split legs): "
+            + USE_MIXMONITOR)
+    if command.beep_seconds is not None:
+        raise RecordingNotSupported(
+            "ARI recordings cannot beep periodically (beep): " + USE_MIXMONITOR)
+    if command.only_bridged:
+        raise RecordingNotSupported(
+            "ARI recordings cannot record only while the channel is bridged: "
+            + USE_MIXMONITOR)
+
+
+def recording_name(file: str, recording_dir: str) -> tuple[str, str]:
+    """(name, format) of the ARI recording writing ``file``: its name relative to
+    ``recording_dir`` without the extension, which is the format (``x.wav`` → ``x``,
+    ``wav``; ``x.WAV`` → ``x``, ``WAV``, i.e. wav49). :class:`RecordingError` unless ``file`` is
+    directly in ``recording_dir``, with a plain name and an extension."""
+    directory = posixpath.normpath(recording_dir)
+    path = posixpath.normpath(file)
+    if not posixpath.isabs(path) or posixpath.dirname(path) != directory:
+        raise RecordingError(
+            f"ARI can only write recordings directly in its recording directory "
+            f"(ari_recording_dir = {recording_dir}), not {file}: set [recorder] dir to it")
+    stem, dot, fmt = posixpath.basename(path).rpartition(".")
+    if not dot or not stem or not fmt:
+        raise RecordingError(f"{file}: a recording file needs a name and an extension "
+                             "(its format)")
+    if not _SAFE_NAME.fullmatch(stem) or stem.startswith(".") or not fmt.isalnum():
+        raise RecordingError(f"{file}: ARI recording names are letters, digits, '_', '.' "
+                             "and '-'")
+    return stem, fmt
+
+
+def recording_error(server: str, error: AriError, channel: str) -> RecordingError:
+    """The :mod:`gtx.recording` error for an ARI error about ``channel``'s recording."""
+    if isinstance(error, AriUnavailable):
+        return RecordingUnavailable(f"the ARI link to {server} is down: {error}")
+    if isinstance(error, AriNotFound):
+        return NoSuchChannel(f"{server}: no channel {channel} ({error.message})")
+    return RecordingError(f"{server}: {error}")
+
+
+def find_live(link: AriLink, channel: str) -> Deferred[LiveRecording]:
+    """The live recording of ``channel`` (a name or an id) this process does not follow: its
+    snoop is a channel of the app named ``Snoop/<target id>-…`` whose ``GTX_RECORDING``
+    variable names the recording. :class:`NoSuchChannel` when ``channel`` is not up,
+    :class:`RecordingError` when it is not being recorded."""
+
+    def snoop_of(up: list[Mapping[str, Any]]) -> Deferred[Any]:
+        target = next((c for c in up if channel in (c.get("id"), c.get("name"))), None)
+        if target is None:
+            raise NoSuchChannel(f"{link.name}: no channel {channel}")
+        prefix = f"Snoop/{target.get('id')}-"
+        snoop = next((str(c["id"]) for c in up if str(c.get("id", "")).startswith(SNOOP_PREFIX)
+                      and str(c.get("name", "")).startswith(prefix)), None)
+        if snoop is None:
+            raise RecordingError(f"{link.name}: {channel} is not being recorded")
+
+        def named(answer: object) -> LiveRecording:
+            value = answer.get("value") if isinstance(answer, Mapping) else None
+            if not isinstance(value, str) or not value:
+                raise RecordingError(f"{link.name}: snoop {snoop} of {channel} names no "
+                                     "recording")
+            return LiveRecording(value, snoop)
+
+        def unnamed(failure: Failure) -> None:
+            if failure.check(AriNotFound):
+                raise RecordingError(f"{link.name}: snoop {snoop} of {channel} names no "
+                                     "recording")
+            failure.raiseException()
+
+        got = link.call("channels", "getChannelVar", channelId=snoop, variable=NAME_VARIABLE)
+        return got.addCallbacks(named, unnamed)
+
+    return link.call("channels", "list").addCallback(snoop_of)
+
+
+def channel_id(link: AriLink, channel: str) -> Deferred[str]:
+    """The id of ``channel``: itself, or for a name (``TECH/…``) the id ``channels.list``
+    gives (:class:`AriNotFound` when no channel has that name)."""
+    if "/" not in channel:
+        return succeed(channel)
+
+    def find(up: list[Mapping[str, Any]]) -> str:
+        for c in up:
+            if c.get("name") == channel and isinstance(c.get("id"), str):
+                return str(c["id"])
+        raise AriNotFound("channels.list", 404, f"no channel named {channel}")
+
+    return link.call("channels", "list").addCallback(find)
+
+
+def channel_up(link: AriLink, channel: str) -> Deferred[bool]:
+    """Whether ``channel`` (a name or an id) is up: ``channels.list`` for a name,
+    ``channels.get`` for an id (404: no)."""
+    if "/" in channel:
+        listed = link.call("channels", "list")
+        return listed.addCallback(lambda up: any(c.get("name") == channel for c in up))
+
+    def answered(result: object) -> bool:
+        if isinstance(result, Failure):
+            if isinstance(result.value, AriNotFound):
+                return False
+            result.raiseException()
+        return True
+
+    return link.call("channels", "get", channelId=channel).addBoth(answered)
+
+
+def record_params(snoop: str, name: str, fmt: str, max_seconds: int | None) -> dict[str, Any]:
+    """The parameters of ``channels.record`` on the snoop channel."""
+    params: dict[str, Any] = {"channelId": snoop, "name": name, "format": fmt,
+                              "beep": False, "ifExists": "fail"}
+    if max_seconds is not None:
+        params["maxDurationSeconds"] = int(max_seconds)
+    return params
+
+
+def unless_gone(failure: Failure) -> None:
+    """Errback: a 404 (the object is gone already) is no error."""
+    if not failure.check(AriNotFound):
+        failure.raiseException()
+
+
+
+def resume(link: AriLink, found: LiveRecording) -> Deferred[Any]:
+    """Undo the pause and the mute of ``found`` (``recordings.unpause`` / ``unmute``). For a
+    recording found after a restart neither is known: both are undone, and a 409 ("not
+    paused") is no error then."""
+    done: Deferred[Any] = succeed(None)
+    if found.paused is not False:
+        unsure = found.paused is None
+        done.addCallback(lambda _: link.call(
+            "recordings", "unpause", recordingName=found.name).addErrback(
+                lambda f: None if unsure and f.check(AriConflict) else f))
+    if found.muted is not False or found.paused is False:
+        done.addCallback(lambda _: link.call("recordings", "unmute", recordingName=found.name))
+    return done
