@@ -1,0 +1,337 @@
+"""Media on an ARI channel: playbacks, ``say``, DTMF waits, recordings, music on hold.
+
+A playback is ``channels.play`` with a gtx ``playbackId`` (several media URIs in one request
+play in order as one playback), then a wait for its ``PlaybackFinished``: state ``failed``
+means the file could not be played (``played=False``, as a missing file on FastAGI). A digit of
+the escape digits (``ChannelDtmfReceived``) ends the wait at once and stops the playback
+(``playbacks.stop``).
+
+``say`` plays what Asterisk's SAY commands play for English:
+
+========== ===========================================================================
+digits     ``digits:VALUE``
+number     ``number:VALUE``
+alpha      ``characters:VALUE`` (commas, which ARI would read as a media separator, are
+           left out: Asterisk does not say them either)
+phonetic   per character: ``sound:phonetic/X_p`` for a letter, ``sound:digits/N`` for a
+           digit, ``sound:letters/{at,dash,dot,plus,space,asterisk,pound}``; other
+           characters are not said (as ``SAY PHONETIC``)
+date       like ``SAY DATE`` (``ast_say_date``): ``sound:digits/day-W`` (W: 0 = Sunday),
+           ``sound:digits/mon-M`` (M: 0 = January), ``number:DAY``, ``number:YEAR``
+time       like ``SAY TIME``: ``number:H`` (1 to 12), then the minutes — nothing on the hour,
+           ``sound:digits/oh`` + ``number:M`` below 10, ``number:M`` otherwise — then
+           ``sound:digits/a-m`` or ``sound:digits/p-m``
+========== ===========================================================================
+
+Date and time are taken in the channel's ``say_timezone`` (UTC unless configured).
+
+``record`` is ``channels.record`` with the name relative to the ARI recording directory,
+``ifExists=overwrite`` and ``terminateOn`` from the escape digits (``#``, ``*``, ``any`` when
+every digit ends it; for another set, ``none`` and gtx stops the recording itself on one of
+those digits). The reason is ``dtmf`` (a terminating digit came), ``hangup``, ``error``
+(``RecordingFailed``, or no end in time) or ``timeout`` (maximum length or silence); ``endpos``
+is the reported duration times 8000 samples.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import re
+from dataclasses import dataclass
+from datetime import datetime, tzinfo
+from typing import TYPE_CHECKING, Any, Final
+
+from twisted.internet.defer import Deferred
+
+from gtx.asterisk.ari_api import AriHTTPError
+from gtx.asterisk.ari_events import Event, playback_key, recording_key
+from gtx.asterisk.ari_waits import ChannelWait
+from gtx.channel import (
+    DTMF_DIGITS,
+    ChannelError,
+    ChannelHangup,
+    CommandFailed,
+    PlayResult,
+    RecordResult,
+)
+
+if TYPE_CHECKING:
+    from gtx.asterisk.ari_channel import ARIChannel
+
+#: Samples per second of the positions Asterisk reports (``endpos``).
+SAMPLE_RATE: Final = 8000
+SAY_KINDS: Final = ("digits", "number", "alpha", "phonetic", "date", "time")
+_SYMBOLS: Final = {
+    "@": "letters/at", "-": "letters/dash", ".": "letters/dot", "+": "letters/plus",
+    " ": "letters/space", "*": "letters/asterisk", "#": "letters/pound",
+}
+#: A sound file name as gtx plays them: no media separator, no scheme.
+_SOUND_FILE: Final = re.compile(r"^[A-Za-z0-9_./-]+$")
+_FORMAT: Final = re.compile(r"^[A-Za-z0-9]{1,16}$")
+#: The digits whose set ``terminateOn=any`` stands for.
+_ANY_DIGIT: Final = frozenset("0123456789*#")
+
+
+def say_media(kind: str, value: str, zone: tzinfo) -> list[str]:
+    """The media URIs that say ``value`` as ``kind`` (see the module docstring)."""
+    if kind not in SAY_KINDS:
+        raise CommandFailed("say", f"kind must be one of {SAY_KINDS}, got {kind!r}")
+    if kind == "digits":
+        if not re.fullmatch(r"[0-9*#]+", value):
+            raise CommandFailed("say digits", f"not digits: {value!r}")
+        return [f"digits:{value}"]
+    if kind == "alpha":
+        text = value.replace(",", "")
+        return [f"characters:{text}"] if text else []
+    if kind == "phonetic":
+        return [_phonetic(char) for char in value.lower() if _phonetic(char)]
+    try:
+        number = int(value)
+    except ValueError:
+        raise CommandFailed(f"say {kind}", f"expected an integer, got {value!r}") from None
+    if kind == "number":
+        return [f"number:{number}"]
+    moment = datetime.fromtimestamp(number, zone)
+    if kind == "date":
+        weekday = (moment.weekday() + 1) % 7  # Asterisk counts from Sunday
+        return [f"sound:digits/day-{weekday}", f"sound:digits/mon-{moment.month - 1}",
+                f"number:{moment.day}", f"number:{moment.year}"]
+    media = [f"number:{moment.hour % 12 or 12}"]
+    if moment.minute >= 10:
+        media.append(f"number:{moment.minute}")
+    elif moment.minute:
+        media += ["sound:digits/oh", f"number:{moment.minute}"]
+    media.append("sound:digits/a-m" if moment.hour < 12 else "sound:digits/p-m")
+    return media
+
+
+def _phonetic(char: str) -> str:
+    if "a" <= char <= "z":
+        return f"sound:phonetic/{char}_p"
+    if char.isdigit():
+        return f"sound:digits/{char}"
+    return f"sound:{_SYMBOLS[char]}" if char in _SYMBOLS else ""
+
+
+# --- playbacks ------------------------------------------------------------------------------
+
+
+async def play(
+    channel: ARIChannel, media: list[str], escape_digits: str
+) -> tuple[bool, str | None]:
+    """Play ``media`` as one playback; (played, interrupting digit)."""
+    channel.require_live("play")
+    if escape_digits:
+        kept = channel.take_digit(escape_digits)
+        if kept is not None:
+            return True, kept
+    else:
+        channel.drop_digits()
+    await channel.stop_music()
+    playback_id = channel.ids("playback")
+    bound = channel.limits.media_timeout
+
+    def no_end() -> tuple[str, str | None]:
+        raise CommandFailed("play", f"playback {playback_id} did not finish within {bound:g} s")
+
+    wait: ChannelWait[tuple[str, str | None]] = channel.waits.new(bound, no_end)
+
+    def on_digit(digit: str) -> None:
+        if digit in escape_digits:
+            wait.succeed(("digit", digit))
+
+    def on_playback(event: Event) -> None:
+        if event.get("type") == "PlaybackFinished":
+            state = (event.get("playback") or {}).get("state")
+            wait.succeed(("failed" if state == "failed" else "done", None))
+
+    wait.on_digit = on_digit
+    wait.watch(channel.link.events, playback_key(playback_id), on_playback)
+    try:
+        await channel.command("channels", "play", channelId=channel.id, media=",".join(media),
+                              playbackId=playback_id)
+    except BaseException:
+        wait.cancel()
+        raise
+    how, digit = await wait.deferred
+    if how == "digit":
+        with contextlib.suppress(AriHTTPError):  # 404: it finished meanwhile
+            await channel.call("playbacks", "stop", playbackId=playback_id)
+    return how != "failed", digit
+
+
+async def stream(channel: ARIChannel, file: str, escape_digits: str) -> PlayResult:
+    """Play one sound file."""
+    if not _SOUND_FILE.match(file):
+        raise CommandFailed("play", f"invalid sound file name {file!r}")
+    played, digit = await play(channel, [f"sound:{file}"], escape_digits)
+    return PlayResult(digit=digit, played=played)
+
+
+async def say(channel: ARIChannel, kind: str, value: str, escape_digits: str) -> str | None:
+    """Say ``value``; the interrupting digit, if any."""
+    media = say_media(kind, str(value), channel.say_timezone)
+    if not media:
+        channel.require_live("say")
+        return None
+    _, digit = await play(channel, media, escape_digits)
+    return digit
+
+
+async def wait_for_digit(channel: ARIChannel, timeout: float) -> str | None:
+    """One digit within ``timeout`` seconds, or None."""
+    channel.require_live("wait_for_digit")
+    kept = channel.take_digit(DTMF_DIGITS)
+    if kept is not None or timeout <= 0:
+        return kept
+    wait: ChannelWait[str | None] = channel.waits.new(timeout, lambda: None)
+    wait.on_digit = wait.succeed
+    return await wait.deferred
+
+
+async def pause(channel: ARIChannel, seconds: float) -> None:
+    """Let ``seconds`` pass on the clock; ChannelHangup if the caller hangs up meanwhile."""
+    wait: ChannelWait[None] = channel.waits.new(seconds, lambda: None, on_digit=lambda _: None)
+    await wait.deferred
+
+
+async def wait(channel: ARIChannel, seconds: float) -> None:
+    """The ``wait`` of the channel: silence (or the music left on)."""
+    channel.require_live("wait")
+    channel.drop_digits()
+    await pause(channel, seconds)
+
+
+async def music_on_hold(channel: ARIChannel, moh_class: str | None, seconds: float | None) -> None:
+    """startMoh; after ``seconds``, stopMoh (without: left on, see ARIChannel)."""
+    if moh_class:
+        channel.dialplan_name(moh_class, "music class")
+    channel.require_live("music_on_hold")
+    channel.drop_digits()
+    await channel.stop_music()
+    params: dict[str, Any] = {"channelId": channel.id}
+    if moh_class:
+        params["mohClass"] = moh_class
+    await channel.command("channels", "startMoh", **params)
+    if seconds is None:
+        channel.music_started()
+        return
+    await pause(channel, seconds)
+    await channel.command("channels", "stopMoh", channelId=channel.id)
+
+
+# --- recordings ----------------------------------------------------------------------------
+
+
+def terminate_on(escape_digits: str) -> tuple[str, bool]:
+    """ARI's ``terminateOn`` for ``escape_digits``, and whether gtx must stop the recording
+    itself (ARI knows only none, any, ``*`` and ``#``)."""
+    digits = set(escape_digits)
+    if not digits:
+        return "none", False
+    if escape_digits in ("#", "*"):
+        return escape_digits, False
+    if digits >= _ANY_DIGIT:
+        return "any", False
+    return "none", True
+
+
+@dataclass
+class _Recording:
+    digit: str | None = None
+    hung_up: bool = False
+    duration: float | None = None
+    started: float | None = None
+
+
+async def record(
+    channel: ARIChannel,
+    path: str,
+    fmt: str,
+    escape_digits: str,
+    max_seconds: float | None,
+    silence_seconds: int | None,
+    beep: bool,
+) -> RecordResult:
+    """Record the caller (see the module docstring)."""
+    channel.require_live("record")
+    name = channel.recording_name(path)
+    if not _FORMAT.match(fmt):
+        raise CommandFailed("record", f"invalid format {fmt!r}")
+    if any(digit not in DTMF_DIGITS for digit in escape_digits):
+        raise CommandFailed("record", f"not DTMF digits: {escape_digits!r}")
+    channel.drop_digits()
+    await channel.stop_music()
+    terminate, stop_ourselves = terminate_on(escape_digits)
+    seen = _Recording()
+    asked = channel.clock.seconds()
+    limits = channel.limits
+    bound = (max_seconds + limits.media_timeout) if max_seconds else limits.application_timeout
+    wait: ChannelWait[str] = channel.waits.new(bound, lambda: "lost")
+
+    def on_digit(digit: str) -> None:
+        if digit in escape_digits and seen.digit is None:
+            seen.digit = digit
+            if stop_ourselves:
+                _stop_recording(channel, name)
+
+    def on_hangup(error: ChannelHangup) -> None:
+        seen.hung_up = True
+        wait.rearm(limits.hangup_grace, lambda: "hangup")
+
+    def on_recording(event: Event) -> None:
+        kind = event.get("type")
+        if kind == "RecordingStarted":
+            seen.started = channel.clock.seconds()
+        elif kind in ("RecordingFinished", "RecordingFailed"):
+            duration = (event.get("recording") or {}).get("duration")
+            if isinstance(duration, int | float):
+                seen.duration = float(duration)
+            wait.succeed("done" if kind == "RecordingFinished" else "failed")
+
+    wait.on_digit, wait.on_hangup = on_digit, on_hangup
+    wait.watch(channel.link.events, recording_key(name), on_recording)
+    params: dict[str, Any] = {
+        "channelId": channel.id, "name": name, "format": fmt, "ifExists": "overwrite",
+        "beep": bool(beep), "terminateOn": terminate,
+    }
+    if max_seconds:
+        params["maxDurationSeconds"] = max(1, math.ceil(max_seconds))
+    if silence_seconds:
+        params["maxSilenceSeconds"] = int(silence_seconds)
+    try:
+        await channel.command("channels", "record", **params)
+    except BaseException:
+        wait.cancel()
+        raise
+    how = await wait.deferred
+    if how == "lost":
+        _stop_recording(channel, name)
+    if seen.duration is None:
+        seen.duration = max(0.0, channel.clock.seconds() - (seen.started or asked))
+    return _record_result(how, seen, channel.hung_up)
+
+
+def _record_result(how: str, seen: _Recording, hung_up: bool) -> RecordResult:
+    """How a recording ended: ``how`` is done, failed, hangup or lost (no end in time)."""
+    endpos = round((seen.duration or 0.0) * SAMPLE_RATE)
+    if seen.hung_up or hung_up:
+        return RecordResult(reason="hangup", digit=None, endpos=endpos)
+    if how != "done":
+        return RecordResult(reason="error", digit=None, endpos=0)
+    if seen.digit is not None:
+        return RecordResult(reason="dtmf", digit=seen.digit, endpos=endpos)
+    return RecordResult(reason="timeout", digit=None, endpos=endpos)
+
+
+def _stop_recording(channel: ARIChannel, name: str) -> None:
+    """Stop a live recording without waiting (its end comes as RecordingFinished)."""
+
+    async def stop() -> None:
+        try:
+            await channel.call("recordings", "stop", recordingName=name)
+        except (AriHTTPError, ChannelError) as e:
+            channel.log.info("ARI: stopping recording {name}: {error}", name=name, error=e)
+
+    Deferred.fromCoroutine(stop())
