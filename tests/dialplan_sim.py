@@ -1,4 +1,4 @@
-"""A small interpreter of the subset of Asterisk dialplan that dialplan/extensions_gtx.conf uses.
+"""A small interpreter of the subset of Asterisk dialplan that the files of dialplan/ use.
 
 It exists to test the failover subroutine's *behaviour*, not only its shape. It is honest about
 its subset and refuses anything else rather than guessing:
@@ -10,10 +10,14 @@ its subset and refuses anything else rather than guessing:
   CALLERID(num);
 - variables as Asterisk keeps them: channel variables over globals; ``LOCAL(x)`` saves the
   channel's x in the Gosub frame and restores it on Return/StackPop;
-- applications Set, GotoIf, Goto, ExecIf, Gosub, Return, StackPop, AGI (its outcome scripted by
-  the test), Hangup, NoOp, Verbose; Answer, Playback, Dial, Queue, Wait, AMD and UserEvent are
+- applications Set, GotoIf, Goto, ExecIf, Gosub, Return, StackPop, AGI and Stasis (their
+  outcome scripted by the test: AGISTATUS, STASISSTATUS), TryExec (TRYSTATUS: NOAPP for an
+  application outside this subset that the test did not script, FAILED when its script returns
+  "FAILED"), Hangup, NoOp, Verbose; Answer, Playback, Dial, Queue, Wait, AMD and UserEvent are
   recorded, and a test may script what one of them does to the channel (AMD sets AMDSTATUS,
-  Queue sets QUEUESTATUS) with ``Simulator(..., scripts={"AMD": ...})``.
+  Queue sets QUEUESTATUS) with ``Simulator(..., scripts={"AMD": ...})``;
+- a channel hung up by an application stops the dialplan after it, as Asterisk's PBX loop
+  does ("returned normally even though call was hung up").
 """
 
 from __future__ import annotations
@@ -134,6 +138,9 @@ class Channel:
     executed: list[tuple[str, str]] = field(default_factory=list)  # (application, data)
     verbose: list[str] = field(default_factory=list)
     ended: str | None = None  # "hangup", "returned", "fell through"
+    #: Where the AGI or Stasis application running now sends the channel when it returns
+    #: (FastAGI's SET CONTEXT/EXTENSION/PRIORITY, ARI's continueInDialplan); set by a script.
+    continue_at: tuple[str, str, int] | None = None
 
     def get(self, name: str) -> str:
         """A channel variable's value, "" when unset."""
@@ -142,8 +149,12 @@ class Channel:
 
 #: Runs AGI(URL,ARGS...) for a test: may change the channel's variables, returns AGISTATUS.
 AgiScript = Callable[[Channel, str, list[str]], str]
-#: What a recorded application does to the channel in a test: (channel, its arguments).
-AppScript = Callable[[Channel, list[str]], None]
+#: What a recorded application does to the channel in a test: (channel, its arguments). It
+#: may return "FAILED" (the application returned an error: TryExec's TRYSTATUS).
+AppScript = Callable[[Channel, list[str]], object]
+#: Runs Stasis(APP,ARGS...) for a test: may change the channel's variables, returns
+#: STASISSTATUS (SUCCESS, FAILED: the application is not registered), or HANGUP.
+StasisScript = Callable[[Channel, str, list[str]], str]
 
 
 class Simulator:
@@ -155,9 +166,11 @@ class Simulator:
         agi: AgiScript,
         channel: Channel | None = None,
         scripts: dict[str, AppScript] | None = None,
+        stasis: StasisScript | None = None,
     ) -> None:
         self.plan = plan
         self.agi = agi
+        self.stasis = stasis
         self.channel = channel or Channel()
         self.scripts = {name.lower(): script for name, script in (scripts or {}).items()}
         self.position: tuple[str, str, int] = ("", "", 0)
@@ -264,6 +277,38 @@ class Simulator:
         self.write("AGISTATUS", status)
         if status == "HANGUP":  # AGI() returns -1: the dialplan stops here
             self.channel.ended = "hangup"
+        self._continue_where_sent()
+
+    def app_stasis(self, data: str) -> None:
+        if self.stasis is None:
+            raise DialplanError(f"Stasis({data}) ran but the test scripted no Stasis application")
+        app, *args = split_args(data)
+        status = self.stasis(self.channel, app, args)
+        self.write("STASISSTATUS", status)
+        if status == "HANGUP":  # the caller hung up in the application: the dialplan stops
+            self.channel.ended = "hangup"
+        self._continue_where_sent()
+
+    def _continue_where_sent(self) -> None:
+        if self.channel.continue_at is not None:
+            context, exten, number = self.channel.continue_at
+            self.channel.continue_at = None
+            self.resolve(context, exten, str(number))  # the place must exist
+            self.position = (context, exten, number)
+
+    def app_tryexec(self, data: str) -> None:
+        app = _APP.match(data)
+        if app is None:
+            raise DialplanError(f"TryExec: bad application {data!r}")
+        name, inner = app["app"], app["data"] or ""
+        script = self.scripts.get(name.lower())
+        handler = getattr(self, f"app_{name.lower()}", None)
+        if script is None and handler is None:
+            self.write("TRYSTATUS", "NOAPP")
+            return
+        self.channel.executed.append((name, inner))  # not substituted again, like Asterisk
+        outcome = script(self.channel, split_args(inner)) if script else handler(inner)
+        self.write("TRYSTATUS", "FAILED" if outcome == "FAILED" else "SUCCESS")
 
     def app_hangup(self, data: str) -> None:
         self.channel.ended = "hangup"

@@ -1,7 +1,9 @@
 """The Asterisk-side files: their structure (parsed with pyst2) and the failover behaviour.
 
 The behaviour tests run ``dialplan/extensions_gtx.conf`` in tests/dialplan_sim.py, a small
-interpreter of the dialplan subset the file uses, with each gtx node's AGI scripted.
+interpreter of the dialplan subset the file uses, with each gtx node's AGI scripted. The ARI
+side (``extensions_gtx_ari.conf``: Stasis failover, the exec excursion, the dialer's hand-off
+over ARI) is in tests/test_dialplan_ari.py.
 """
 
 from __future__ import annotations
@@ -33,8 +35,8 @@ KNOWN_APPLICATIONS = {
     "AGI", "AMD", "Answer", "Background", "Busy", "Congestion", "Dial", "EAGI", "EndWhile",
     "ExecIf", "ExitWhile", "Gosub", "GosubIf", "Goto", "GotoIf", "Hangup", "Log", "MixMonitor",
     "MSet", "NoOp", "Playback", "Progress", "Queue", "Read", "Return", "Ringing", "SayDigits",
-    "SayNumber", "Set", "StackPop", "Stasis", "StopMixMonitor", "UserEvent", "Verbose", "Wait",
-    "WaitExten", "While",
+    "SayNumber", "Set", "StackPop", "Stasis", "StopMixMonitor", "TryExec", "UserEvent",
+    "Verbose", "Wait", "WaitExten", "While",
 }  # fmt: skip
 #: Real Asterisk dialplan functions.
 KNOWN_FUNCTIONS = {"CALLERID", "CUT", "FIELDQTY", "IAXVAR", "IF", "LEN", "LOCAL", "PJSIP_HEADER"}
@@ -79,6 +81,8 @@ def test_contexts_and_globals_exist(plan: Dialplan) -> None:
         "GTX_ROUNDS": "2",
         "GTX_ON_ERROR": "hangup",
         "GTX_FALLBACK": "an-error-has-occured",
+        "GTX_ARI_APPS": "gtx",
+        "GTX_IVR_VIA": "agi",
     }
 
 
@@ -429,6 +433,58 @@ def test_dialer_handoff_enters_the_app_named_by_the_channel(
     Simulator(plan, nodes, channel).call("gtx-dialer", "answered")
     assert nodes.calls[0][1:3] == (script, args)
 
+
+
+# -- a session handed to the dialplan (transfer with handoff: GTX_STATUS=HANDOFF) -------------
+
+
+def hands_off(channel: Channel) -> str:
+    """The session ran its step and handed the call to the dialplan with its next step."""
+    step = int(channel.get("GTX_STEP") or "1") + 1
+    channel.variables.update(GTX_STATUS="HANDOFF", GTX_STEP=str(step), GTX_SESSION="s-1")
+    return "SUCCESS"
+
+
+def test_handoff_status_on_entry_is_kept_so_the_session_continues(plan: Dialplan) -> None:
+    nodes = Nodes({"10.0.0.1": [finishes]})
+    run_ivr(plan, nodes, GTX_STATUS="HANDOFF", GTX_STEP="3")
+    assert nodes.calls[0][3] == "HANDOFF"
+
+
+def test_a_session_that_hands_off_ends_here_without_failover(plan: Dialplan) -> None:
+    nodes = Nodes({"10.0.0.1": [hands_off]})
+    channel = run_ivr(plan, nodes)
+    assert nodes.hosts == ["10.0.0.1"]
+    assert channel.ended == "returned"
+    assert channel.get("GOSUB_RETVAL") == "HANDOFF"
+    assert played(channel) == []
+
+
+def test_a_continued_session_that_hands_off_again_is_not_run_again(plan: Dialplan) -> None:
+    nodes = Nodes({"10.0.0.1": [hands_off]})
+    channel = run_ivr(plan, nodes, GTX_STATUS="HANDOFF", GTX_STEP="3")
+    assert nodes.hosts == ["10.0.0.1"]
+    assert (channel.get("GTX_STEP"), channel.get("GOSUB_RETVAL")) == ("4", "HANDOFF")
+
+
+def test_a_handoff_no_node_took_up_fails_over(plan: Dialplan) -> None:
+    nodes = Nodes({"10.0.0.1": [closes_at_once], "10.0.0.2": [finishes]})
+    channel = run_ivr(plan, nodes, GTX_STATUS="HANDOFF", GTX_STEP="3")
+    assert [(c[0], c[3]) for c in nodes.calls] == [("10.0.0.1", "HANDOFF"),
+                                                   ("10.0.0.2", "HANDOFF")]
+    assert channel.get("GOSUB_RETVAL") == "DONE"
+
+
+def test_the_handoff_location_runs_next(plan: Dialplan) -> None:
+    # What really happens: the transfer moved the channel before AGI() returned, so the
+    # dialplan goes on there and the subroutine's routing never runs.
+    def hands_off_to_sales(channel: Channel) -> str:
+        channel.continue_at = ("gtx-examples", "sales", 1)
+        return hands_off(channel)
+
+    channel = run_ivr(plan, Nodes({"10.0.0.1": [hands_off_to_sales]}))
+    assert ("Queue", "sales,,,,30") in channel.executed
+    assert channel.get("GTX_STATUS") == "HANDOFF"  # for whichever session runs next
 
 # -- the dialer's context --------------------------------------------------------------------
 
