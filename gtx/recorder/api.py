@@ -125,16 +125,21 @@ class RecorderMethods:
         return self._struct(await self._service.stop(v.recording_id(recording_id)))
 
     @xmlrpc_method(
-        signature=[["struct", "string"]],
-        help="Pause a recording: silence is written meanwhile (MixMonitorMute), so the file "
-             "keeps the call's length. -> the recording struct, in state paused.",
+        signature=[["struct", "string"], ["struct", "string", "struct"]],
+        help="Pause a recording: pause(recording_id, {mode}). mode silence (the default): "
+             "silence is written meanwhile, so the file keeps the call's length; gap: nothing "
+             "is written, the file is shorter (only on a server recorded over ARI). -> the "
+             "recording struct, in state paused.",
     )
-    async def pause(self, ctx: CallContext, recording_id: object) -> Struct:
-        return self._struct(await self._service.pause(v.recording_id(recording_id)))
+    async def pause(self, ctx: CallContext, recording_id: object,
+                    options: object = None) -> Struct:
+        rid = v.recording_id(recording_id)
+        return self._struct(await self._service.pause(rid, v.pause_options(options)))
 
     @xmlrpc_method(
         signature=[["struct", "string"]],
-        help="Resume a paused recording. -> the recording struct, in state recording.",
+        help="Resume a paused recording (either mode). -> the recording struct, in state "
+             "recording.",
     )
     async def resume(self, ctx: CallContext, recording_id: object) -> Struct:
         return self._struct(await self._service.resume(v.recording_id(recording_id)))

@@ -54,7 +54,13 @@ from gtx.recorder import files
 from gtx.recorder.delivery import RecordingEventDelivery
 from gtx.recorder.events import RecordingEventKind
 from gtx.recorder.keeper import ACTIVE, OPEN, RecordingKeeper
-from gtx.recorder.model import Recording, RecordingOptions, RecordingState, RecordingTarget
+from gtx.recorder.model import (
+    PauseMode,
+    Recording,
+    RecordingOptions,
+    RecordingState,
+    RecordingTarget,
+)
 from gtx.recorder.retention import Retention
 from gtx.recorder.service import RecordingFilter
 from gtx.recorder.targets import ResolvedTarget, control_of, resolve
@@ -63,6 +69,7 @@ from gtx.recording import (
     RecordCommand,
     RecordingControl,
     RecordingError,
+    RecordingNotSupported,
     RecordingProgress,
     RecordingUnavailable,
     RecordingUpdate,
@@ -227,11 +234,14 @@ class Recorder(RecordingKeeper, Service):
             self._finalise_after(recording_id, wait)
             return stopped
 
-    async def pause(self, recording_id: str) -> Recording:
-        """Write silence until resumed (``MixMonitorMute``): the file keeps the call's length."""
-        return await self._mute(recording_id, True)
+    async def pause(self, recording_id: str,
+                    mode: PauseMode = PauseMode.SILENCE) -> Recording:
+        """Pause until resumed: ``silence`` is written meanwhile (the file keeps the call's
+        length), or with ``gap`` nothing is (where the server can: ARI recordings)."""
+        return await self._mute(recording_id, True, mode)
 
     async def resume(self, recording_id: str) -> Recording:
+        """Resume a paused recording, whichever way it was paused."""
         return await self._mute(recording_id, False)
 
     async def get(self, recording_id: str) -> Recording:
@@ -270,7 +280,8 @@ class Recorder(RecordingKeeper, Service):
             lambda f: self.log.failure("[{recording_id}] could not finalise the recording",
                                        f, recording_id=update.recording_id))
 
-    async def _mute(self, recording_id: str, muted: bool) -> Recording:
+    async def _mute(self, recording_id: str, muted: bool,
+                    mode: PauseMode = PauseMode.SILENCE) -> Recording:
         verb = "pause" if muted else "resume"
         async with self._serial(recording_id):
             recording = await self._get(recording_id)
@@ -284,7 +295,13 @@ class Recorder(RecordingKeeper, Service):
                                   else f": cannot {verb}"))
             control = control_of(self.controls, recording.asterisk, f"recording {recording_id}")
             try:
-                await control.mute(recording.channel or "", muted)
+                if muted and mode is PauseMode.GAP:
+                    await control.pause(recording.channel or "", True)
+                else:  # resuming undoes either kind of pause
+                    await control.mute(recording.channel or "", muted)
+            except RecordingNotSupported as e:
+                raise InvalidArgument("options.mode", f"{mode.value} is not possible on "
+                                      f"Asterisk server {recording.asterisk}: {e}") from None
             except NoSuchChannel:
                 raise Conflict(f"recording {recording_id}: its channel has hung up; the "
                                "recording is being finalised") from None
@@ -328,5 +345,11 @@ class Recorder(RecordingKeeper, Service):
         if isinstance(error, RecordingUnavailable):
             raise Conflict(f"{what}: the link to Asterisk server {recording.asterisk} is "
                            "down; try again") from None
+        if isinstance(error, RecordingNotSupported):  # split or beep on an ARI recording
+            options = recording.options
+            field = ("options.split" if options.split else "options.beep"
+                     if options.beep is not None else "options")
+            raise InvalidArgument(field, f"not possible on Asterisk server "
+                                  f"{recording.asterisk}: {error}") from None
         raise Conflict(f"{what}: Asterisk refused to record ({error})") from None
 

@@ -16,6 +16,14 @@ class RecordingState(StrEnum):
     DELETED = "deleted"
 
 
+class PauseMode(StrEnum):
+    """How ``recorder.pause`` pauses: writing silence (the file keeps the call's length) or
+    writing nothing (a gap: ARI recordings only)."""
+
+    SILENCE = "silence"
+    GAP = "gap"
+
+
 @dataclass(frozen=True)
 class RecordingTarget:
     """What is recorded: exactly one of these is set."""

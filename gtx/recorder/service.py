@@ -11,7 +11,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from gtx.recorder.model import Recording, RecordingOptions, RecordingState, RecordingTarget
+from gtx.recorder.model import (
+    PauseMode,
+    Recording,
+    RecordingOptions,
+    RecordingState,
+    RecordingTarget,
+)
 
 
 @dataclass(frozen=True)
@@ -36,7 +42,8 @@ class RecorderService(Protocol):
 
     async def stop(self, recording_id: str) -> Recording: ...
 
-    async def pause(self, recording_id: str) -> Recording: ...
+    async def pause(self, recording_id: str,
+                    mode: PauseMode = PauseMode.SILENCE) -> Recording: ...
 
     async def resume(self, recording_id: str) -> Recording: ...
 

@@ -8,6 +8,7 @@ ignored; a key sent as ``nil`` counts as not given.
 - :func:`start_arguments` — ``recorder.start(target, options)``;
 - :func:`recording_filter` — ``recorder.list(filter)``;
 - :func:`url_options` — ``recorder.url(recording_id, options)``;
+- :func:`pause_options` — ``recorder.pause(recording_id, options)``;
 - :func:`recording_id` — ids;
 - :func:`file_name` — the one place a file-name template becomes a file name (the recorder
   engine calls it), so that no value sent by a client ever reaches a path unchecked.
@@ -29,7 +30,7 @@ from gtx.dialer import arguments as a
 from gtx.dialer import validate as dialer
 from gtx.dialer.validate_call import NOTHING, Configured, asterisk, callback, instant
 from gtx.errors import InvalidArgument
-from gtx.recorder.model import RecordingOptions, RecordingState, RecordingTarget
+from gtx.recorder.model import PauseMode, RecordingOptions, RecordingState, RecordingTarget
 from gtx.recorder.service import RecordingFilter
 
 __all__ = [
@@ -39,10 +40,13 @@ __all__ = [
     "FORMATS",
     "MAX_PAGE",
     "OPTION_KEYS",
+    "PAUSE_KEYS",
+    "PAUSE_MODES",
     "TARGET_KEYS",
     "Configured",
     "UrlOptions",
     "file_name",
+    "pause_options",
     "recording_filter",
     "recording_id",
     "start_arguments",
@@ -67,6 +71,9 @@ TARGET_KEYS: Final = frozenset({"call_id", "session", "channel", "uniqueid", "as
 OPTION_KEYS: Final = frozenset({
     "format", "split", "beep", "max_seconds", "name", "callback", "metadata",
 })
+PAUSE_KEYS: Final = frozenset({"mode"})
+#: ``recorder.pause``'s modes: ``silence`` (written meanwhile) or ``gap`` (nothing written).
+PAUSE_MODES: Final[Mapping[str, PauseMode]] = {mode.value: mode for mode in PauseMode}
 FILTER_KEYS: Final = frozenset({
     "since", "until", "call_id", "campaign_id", "session", "state", "after", "limit",
 })
@@ -316,6 +323,15 @@ def recording_id(value: object, path: str = "recording_id") -> str:
     """A recording id as ``recorder.start`` returned it."""
     return a.text(value, path, pattern=_ID_RE,
                   what="a recording id as recorder.start returned it")
+
+
+def pause_options(value: object, path: str = "options") -> PauseMode:
+    """``{mode}``, optional: ``silence`` (the default: silence is written meanwhile) or
+    ``gap`` (nothing is written; only where the server records over ARI)."""
+    given = a.struct({} if value is None else value, path, PAUSE_KEYS)
+    mode = a.choice(given.get("mode", PauseMode.SILENCE.value), a.member(path, "mode"),
+                    PAUSE_MODES)
+    return PAUSE_MODES[mode]
 
 
 @dataclass(frozen=True)

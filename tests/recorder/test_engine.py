@@ -11,9 +11,9 @@ import pytest_twisted
 from gtx.dialer.model import CallState, Outcome
 from gtx.errors import Conflict, InvalidArgument, NotFound
 from gtx.ivr.app import SessionChannel
-from gtx.recorder.model import RecordingOptions, RecordingState, RecordingTarget
+from gtx.recorder.model import PauseMode, RecordingOptions, RecordingState, RecordingTarget
 from gtx.recorder.service import RecordingFilter
-from gtx.recording import RecordingError, RecordingUnavailable
+from gtx.recording import RecordingError, RecordingNotSupported, RecordingUnavailable
 from tests.recorder.conftest import HOOK, T0, Rig
 from tests.store.values import call
 
@@ -220,6 +220,42 @@ async def test_pause_resume_stop_and_their_conflicts(rig: Rig) -> None:
         await recorder.stop("r1")
     with pytest.raises(Conflict, match="r1 is ready: cannot resume"):
         await recorder.resume("r1")
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_pause_that_leaves_a_gap(rig: Rig) -> None:
+    rig.pbx1.channels.add(CHAN)
+    rig.pbx1.gaps = True  # recorded over ARI
+    recorder = await rig.recorder()
+    await recorder.start(RecordingTarget(channel=CHAN), OPTS, "alice")
+    assert (await recorder.pause("r1", PauseMode.GAP)).state is RecordingState.PAUSED
+    assert (await recorder.resume("r1")).state is RecordingState.RECORDING  # undoes either
+    assert rig.pbx1.commands[-2:] == [("pause", CHAN), ("unmute", CHAN)]
+    assert rig.pbx1.active[CHAN].paused == [True]
+
+
+@pytest_twisted.ensureDeferred
+async def test_no_gap_where_the_server_records_with_mixmonitor(rig: Rig) -> None:
+    rig.pbx1.channels.add(CHAN)
+    recorder = await rig.recorder()
+    await recorder.start(RecordingTarget(channel=CHAN), OPTS, "alice")
+    with pytest.raises(InvalidArgument, match=r"options\.mode: gap is not possible on Asterisk "
+                       "server pbx1: MixMonitor cannot leave a gap: pause writes silence"):
+        await recorder.pause("r1", PauseMode.GAP)
+    assert (await recorder.get("r1")).state is RecordingState.RECORDING
+    assert (await recorder.pause("r1", PauseMode.SILENCE)).state is RecordingState.PAUSED
+    assert rig.pbx1.active[CHAN].muted == [True]
+
+
+@pytest_twisted.ensureDeferred
+async def test_what_the_server_cannot_record_is_the_options_fault(rig: Rig) -> None:
+    rig.pbx1.channels.add(CHAN)
+    recorder = await rig.recorder()
+    rig.pbx1.refuse = RecordingNotSupported("ARI recordings cannot beep periodically (beep)")
+    with pytest.raises(InvalidArgument, match=r"options\.beep: not possible on Asterisk server "
+                       "pbx1: ARI recordings cannot beep"):
+        await recorder.start(RecordingTarget(channel=CHAN), replace(OPTS, beep=15), "alice")
+    assert (await recorder.get("r1")).state is RecordingState.FAILED
 
 
 @pytest_twisted.ensureDeferred

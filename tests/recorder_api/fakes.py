@@ -7,7 +7,13 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from gtx.errors import Conflict, NotFound
-from gtx.recorder.model import Recording, RecordingOptions, RecordingState, RecordingTarget
+from gtx.recorder.model import (
+    PauseMode,
+    Recording,
+    RecordingOptions,
+    RecordingState,
+    RecordingTarget,
+)
 from gtx.recorder.service import RecordingFilter
 from gtx.recorder.validate import file_name
 
@@ -23,6 +29,7 @@ class FakeRecorderService:
     recordings: dict[str, Recording] = field(default_factory=dict)
     filters: list[RecordingFilter] = field(default_factory=list)
     log: list[tuple[str, object]] = field(default_factory=list)
+    pause_modes: list[PauseMode] = field(default_factory=list)
 
     def add(self, recording: Recording) -> Recording:
         self.recordings[recording.recording_id] = recording
@@ -58,7 +65,9 @@ class FakeRecorderService:
     async def stop(self, recording_id: str) -> Recording:
         return await self._move(recording_id, RUNNING, RecordingState.STOPPED, ended=T0 + 30)
 
-    async def pause(self, recording_id: str) -> Recording:
+    async def pause(self, recording_id: str,
+                    mode: PauseMode = PauseMode.SILENCE) -> Recording:
+        self.pause_modes.append(mode)
         return await self._move(recording_id, {RecordingState.RECORDING},
                                 RecordingState.PAUSED)
 

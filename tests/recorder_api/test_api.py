@@ -12,7 +12,13 @@ from twisted.internet.task import Clock
 from gtx.config import ApiUser
 from gtx.dialer.validate_call import Configured
 from gtx.recorder.api import register_recorder_api
-from gtx.recorder.model import Recording, RecordingOptions, RecordingState, RecordingTarget
+from gtx.recorder.model import (
+    PauseMode,
+    Recording,
+    RecordingOptions,
+    RecordingState,
+    RecordingTarget,
+)
 from gtx.recorder.urls import RecordingDirectory, UrlSigner
 from gtx.xmlrpc.auth import AuthenticatedXMLRPCResource
 from tests.dialer_api.rpc import basic, bearer, call, fault
@@ -122,6 +128,21 @@ def test_stop_pause_resume_and_their_conflicts(rpc: AuthenticatedXMLRPCResource)
     assert stopped["ended"] == "2026-11-18T11:07:10.000Z"
     assert fault(rpc, "recorder.stop", "rec-1", authorization=REC) == (
         409, "recording rec-1 is stopped")
+
+
+def test_pause_modes(rpc: AuthenticatedXMLRPCResource, service: FakeRecorderService) -> None:
+    call(rpc, "recorder.start", {"call_id": "call-1"}, authorization=REC)
+    assert fault(rpc, "recorder.pause", "rec-1", {"mode": "gaps"}, authorization=REC) == (
+        400, "options.mode: 'gaps' is not one of gap, silence (did you mean 'gap'?)")
+    assert fault(rpc, "recorder.pause", "rec-1", {"how": "gap"}, authorization=REC)[0] == 400
+    assert service.pause_modes == []
+    assert call(rpc, "recorder.pause", "rec-1", {"mode": "gap"},
+                authorization=REC)["state"] == "paused"
+    call(rpc, "recorder.resume", "rec-1", authorization=REC)
+    call(rpc, "recorder.pause", "rec-1", {"mode": "silence"}, authorization=REC)
+    call(rpc, "recorder.resume", "rec-1", authorization=REC)
+    call(rpc, "recorder.pause", "rec-1", {}, authorization=REC)
+    assert service.pause_modes == [PauseMode.GAP, PauseMode.SILENCE, PauseMode.SILENCE]
 
 
 def test_unknown_and_malformed_ids(rpc: AuthenticatedXMLRPCResource) -> None:
@@ -245,7 +266,8 @@ def test_every_method_and_option_is_documented(rpc: AuthenticatedXMLRPCResource)
     for name in call(rpc, "system.listMethods", authorization=REC):
         if name.startswith("recorder."):
             assert f"`{name}(" in doc, name
-    for key in (*v.OPTION_KEYS, *v.FILTER_KEYS, *v.TARGET_KEYS, *v.FORMATS, *v.PLACEHOLDERS):
+    for key in (*v.OPTION_KEYS, *v.FILTER_KEYS, *v.TARGET_KEYS, *v.FORMATS, *v.PLACEHOLDERS,
+                *v.PAUSE_KEYS, *v.PAUSE_MODES):
         assert f"`{key}`" in doc or f"{{{key}}}" in doc, key
     for state in RecordingState:
         assert f"| `{state.value}` |" in doc, state

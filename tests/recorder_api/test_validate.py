@@ -9,7 +9,7 @@ import pytest
 from gtx.dialer.validate_call import Configured
 from gtx.errors import InvalidArgument
 from gtx.recorder import validate as v
-from gtx.recorder.model import RecordingState, RecordingTarget
+from gtx.recorder.model import PauseMode, RecordingState, RecordingTarget
 
 SERVERS = Configured(servers=frozenset({"pbx1", "pbx2"}))
 
@@ -246,3 +246,20 @@ def test_url_options() -> None:
 ])
 def test_url_option_faults(options: dict[str, object], field: str) -> None:
     assert refused(v.url_options, options, 3600).field == field
+
+
+def test_pause_options() -> None:
+    assert v.pause_options(None) is PauseMode.SILENCE
+    assert v.pause_options({}) is PauseMode.SILENCE
+    assert v.pause_options({"mode": None}) is PauseMode.SILENCE
+    assert v.pause_options({"mode": "silence"}) is PauseMode.SILENCE
+    assert v.pause_options({"mode": "gap"}) is PauseMode.GAP
+
+
+@pytest.mark.parametrize(("options", "field"), [
+    ({"mode": "mute"}, "options.mode"), ({"mode": 1}, "options.mode"),
+    ({"mode": "gap", "for": 3}, "options.for"), ("gap", "options")])
+def test_pause_option_faults(options: object, field: str) -> None:
+    with pytest.raises(InvalidArgument) as caught:
+        v.pause_options(options)
+    assert caught.value.field == field
