@@ -161,8 +161,10 @@ def test_the_shipped_files_installed_as_documented_match_the_example(etc: Path) 
         "ari.conf", "ari_gtx.conf", "http.conf", "manager.conf", "manager_gtx.conf"]
     # The mismatch names the included file, where the password really is.
     found = problems(check_asterisk(config(ami_secret="CHANGE-ME"), etc))
+    line = (etc / "ari_gtx.conf").read_text().splitlines().index("password = CHANGE-ME") + 1
     assert found == [f"[asterisk:pbx1] ari_password: differs from the password at "
-                     f"{etc}/ari_gtx.conf [gtx] password (line 17): write the same one in both"]
+                     f"{etc}/ari_gtx.conf [gtx] password (line {line}): write the same one in "
+                     "both"]
 
 
 def test_a_gtx_file_copied_but_not_included_is_pointed_out(etc: Path) -> None:

@@ -203,7 +203,8 @@ def test_ari_user_and_http_server() -> None:
 
 def test_install_readme_names_every_file() -> None:
     readme = (ASTERISK_CONF / "README.md").read_text()
-    for name in ("manager_gtx.conf", "ari_gtx.conf", "http_gtx.conf", "extensions_gtx.conf"):
+    for name in ("manager_gtx.conf", "ari_gtx.conf", "http_gtx.conf", "extensions_gtx.conf",
+                 "extensions_gtx_ari.conf"):
         assert f"#include {name}" in readme or f"cp asterisk-conf/{name}" in readme, name
     assert "manager reload" in readme
     assert "dialplan reload" in readme
