@@ -5,8 +5,9 @@ Every call is originated with ``channels.originate`` into the Stasis application
 *is* the call's id (the ``;2`` half of a Local channel gets ``<call_id>-2``). The channel's
 events are watched (``channel:<call_id>``) before the request is sent. What happens to it:
 
-- the answer to the request: 4xx/5xx refuses the call (:class:`OriginateRefused`; no update
-  follows), the link down refuses nothing but sends nothing (:class:`OriginatorUnavailable`);
+- the answer to the request: 4xx/5xx (or a request the link will not send) refuses the call
+  (:class:`OriginateRefused`; no update follows); the link down sends nothing
+  (:class:`OriginatorUnavailable`);
 - ``Dial`` events whose ``peer`` is the call: ``dialstatus`` RINGING → RINGING, ANSWER →
   ANSWERED, BUSY / NOANSWER / CONGESTION / CHANUNAVAIL … → ENDED (busy, no_answer,
   congestion, failed: :mod:`gtx.asterisk.call_outcomes`); ``ChannelStateChange`` Ringing / Up
@@ -46,9 +47,10 @@ from twisted.python.failure import Failure
 
 from gtx.asterisk.ari_api import (
     DIALER_CALL,
-    AriHTTPError,
+    AriError,
     AriLink,
     AriNotFound,
+    AriTimeout,
     AriUnavailable,
 )
 from gtx.asterisk.ari_events import Event, channel_key, stasis_args
@@ -157,10 +159,11 @@ class ARIOriginator:
 
         def not_queued(failure: Failure) -> None:
             error = failure.value
-            if isinstance(error, AriHTTPError | AriUnavailable):
+            if isinstance(error, AriError) and not isinstance(error, AriTimeout):
+                # Refused (4xx/5xx, or a request the link would not send), or not sent.
                 self._forget(call)
-                kind = OriginateRefused if isinstance(error, AriHTTPError) else (
-                    OriginatorUnavailable)
+                kind = OriginatorUnavailable if isinstance(error, AriUnavailable) else (
+                    OriginateRefused)
                 result.errback(kind(f"{self.name}: {error}"))
                 return
             # Lost or unanswered: Asterisk may have dialled it. Followed as placed.

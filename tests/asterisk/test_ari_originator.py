@@ -12,6 +12,7 @@ from twisted.python.failure import Failure
 
 from gtx.asterisk.ari_api import (
     AriBadRequest,
+    AriError,
     AriNotFound,
     AriServerError,
     AriTimeout,
@@ -171,6 +172,7 @@ def test_a_dial_made_by_the_call_is_not_about_it(rig: Rig) -> None:
 
 @pytest.mark.parametrize("error", [
     AriBadRequest("originate", 400, "Endpoint must be specified"),
+    AriError("channels.originate has no parameter foo"),
     AriServerError("originate", 500, "Allocation failed")])
 def test_refused_at_once(rig: Rig, error: Exception) -> None:
     rig.link.answer("channels", "originate", error)
