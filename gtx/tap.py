@@ -29,6 +29,10 @@ from gtx.asterisk.ami import AMIClient
 from gtx.asterisk.ami_agents import AMIAgentSource, CombinedAgents
 from gtx.asterisk.ami_originator import AMIOriginator
 from gtx.asterisk.ami_recorder import AMIRecorder
+from gtx.asterisk.ari_link import ARIClient
+from gtx.asterisk.ari_originator import ARIOriginator
+from gtx.asterisk.ari_recorder import ARIRecorder
+from gtx.asterisk.ari_stasis import StasisRunner
 from gtx.config import ConfigError, ConfigProblem, GtxConfig, load_config
 from gtx.dialer.agents import AgentSource
 from gtx.dialer.api import configured_from, register_dialer_api
@@ -95,14 +99,27 @@ class GtxNode:
         self.originators: dict[str, Originator] = {}
         self.agents: dict[str, AgentSource] = {}
         self.recording_controls: dict[str, RecordingControl] = {}
+        self.ari: dict[str, ARIClient] = {}
         for server in config.asterisk.values():
             if server.ami:
                 client = AMIClient(server.name, clientFromString(reactor, server.ami),
                                    server.ami_user or "", server.ami_secret or "", clock=reactor)
                 self.ami[server.name] = client
-                self.originators[server.name] = AMIOriginator(client, reactor)
                 self.agents[server.name] = AMIAgentSource(client)
-                self.recording_controls[server.name] = AMIRecorder(client, reactor)
+                if server.originate_via == "ami":
+                    self.originators[server.name] = AMIOriginator(client, reactor)
+                if server.record_via == "ami":
+                    self.recording_controls[server.name] = AMIRecorder(client, reactor)
+            if server.ari_url:
+                link = ARIClient(name=server.name, url=server.ari_url,
+                                 user=server.ari_user or "", password=server.ari_password or "",
+                                 app=server.ari_app, clock=reactor)
+                self.ari[server.name] = link
+                if server.originate_via == "ari":
+                    self.originators[server.name] = ARIOriginator(link, reactor)
+                if server.record_via == "ari":
+                    self.recording_controls[server.name] = ARIRecorder(
+                        link, reactor, recording_dir=server.ari_recording_dir)
         self.recorder = Recorder(
             clock=reactor,
             store=self.store,
@@ -137,6 +154,12 @@ class GtxNode:
             recorder=RecorderForIvr(self.recorder),
         )
         self.recorder.sessions = self.engine  # {session} targets: the sessions running here
+        # Calls entering Stasis(ari_app, APP…) run the same sessions as FastAGI connections.
+        self.stasis = [
+            StasisRunner(self.ari[server.name], self.engine, reactor,
+                         recording_dir=server.ari_recording_dir)
+            for server in config.asterisk.values() if server.name in self.ari
+        ]
         self.rpc = AuthenticatedXMLRPCResource(
             config.users, clock=reactor, audit=self.store.audit,
             max_request_size=config.http_max_request_size,
@@ -171,6 +194,7 @@ class GtxNode:
             "active_sessions": self.engine.active,
             "store": "ok" if self.store_ready else "starting",
             "asterisk": {name: client.connected for name, client in self.ami.items()},
+            "ari": {name: link.connected for name, link in self.ari.items()},
             "uptime_seconds": round(time.time() - self.started, 1),
         }
 
@@ -180,6 +204,10 @@ class GtxNode:
         log.info(access_notice(self.config.http_listen, self.config.users))
         for client in self.ami.values():
             client.startService()
+        for runner in self.stasis:
+            runner.start()
+        for link in self.ari.values():
+            link.startService()
         self._starting = ensureDeferred(self._start_dialer())
         return self._starting
 
@@ -212,6 +240,8 @@ class GtxNode:
         self.draining = True
         self.engine.stop_accepting()
         self.fastagi.stop_accepting()
+        for runner in self.stasis:
+            runner.stop()
         timeout = self.config.shutdown_timeout
         log.info("node {node}: shutting down, waiting up to {timeout:g} s for {active} "
                  "session(s)", node=self.config.node, timeout=timeout, active=self.engine.active)
@@ -229,6 +259,9 @@ class GtxNode:
         for client in self.ami.values():
             if client.running:
                 await client.stopService()
+        for link in self.ari.values():
+            if link.running:
+                await link.stopService()
         await self.store.close()
         await self.webservice.close()
 
