@@ -101,6 +101,7 @@ class _Recording:
     muted: bool = False
     paused: bool = False
     stopping: str | None = None  # the cause of the stop asked for
+    early_end: str | None = None  # how it ended before Asterisk accepted it
     target_gone: bool = False
     snoop_gone: bool = False
     grace: IDelayedCall | None = None  # a RecordingStarted that may never come
@@ -306,9 +307,10 @@ class ARIRecorder:
             snoop=recording.snoop, error=f.getErrorMessage()))
 
     def _accepted(self, recording: _Recording) -> None:
-        if recording.ended:
-            return
         recording.accepted_at = self.clock.seconds()
+        if recording.early_end is not None:
+            self._end(recording, recording.early_end)
+            return
         if not recording.started and recording.grace is None:
             recording.grace = self.clock.callLater(self.event_grace, self._started, recording)
 
@@ -340,6 +342,11 @@ class ARIRecorder:
 
     def _end(self, recording: _Recording, cause: str) -> None:
         if recording.ended:
+            return
+        if recording.accepted_at is None:
+            # Still starting: ends once Asterisk has accepted it (a start that fails sends
+            # no update at all).
+            recording.early_end = recording.early_end or cause
             return
         recording.ended = True
         self._forget(recording)

@@ -26,7 +26,7 @@ from gtx.recording import (
     RecordingUnavailable,
     RecordingUpdate,
 )
-from tests.asterisk.ari_fakes import FakeAriLink, channel, destroyed, event, recording
+from tests.asterisk.ari_fakes import HOLD, FakeAriLink, channel, destroyed, event, recording
 
 SPOOL = "/var/spool/asterisk/recording"
 TARGET = channel("1795000000.7", "PJSIP/alice-00000007", "Up", app_name="Queue", app_data="q")
@@ -279,3 +279,20 @@ def test_resynchronisation(rig: Rig) -> None:
     assert rig.progress("on") == [("started", None)]
     assert ("channels", "hangup", {"channelId": "gtx-snoop-bound"}) in rig.link.requests
     assert rig.recorder.recordings == {"on"}
+
+
+def test_an_end_before_asterisk_accepted_the_recording(rig: Rig) -> None:
+    rig.link.answer("channels", "record", HOLD, HOLD)
+    started = rig.start()
+    rig.link.feed(destroyed(SNOOP))
+    assert rig.progress() == []  # not before start() has answered
+    rig.link.pending.pop()[2].callback(LIVE)
+    assert started == [None]
+    assert rig.progress() == [("stopped", "hangup")]
+    failed = rig.start("r2", channel="1795000000.8")
+    rig.link.feed(destroyed(channel("gtx-snoop-r2")))
+    rig.link.pending.pop()[2].errback(AriNotFound("record", 404, "Channel not found"))
+    assert isinstance(error_of(failed), NoSuchChannel)
+    assert rig.progress("r2") == []  # a start that fails sends no update
+    assert rig.link.events.watched == 0
+    assert not rig.clock.getDelayedCalls()
