@@ -19,7 +19,10 @@ Main names: :class:`EmulatedAsterisk` (shared state: sounds, AstDB, dial destina
 :func:`connect_emulated_call` (TCP or in memory), :class:`CallRecord` (the outcome),
 :func:`render_call` (readable log), :func:`parse_transcript` / :func:`format_transcript`;
 for AMI, :class:`EmulatedAMIServer` with its MixMonitor recordings (:class:`MixMonitors`, real
-WAV files read back with :func:`read_wav_header`).
+WAV files read back with :func:`read_wav_header`); for ARI, :class:`EmulatedARIServer` (REST and
+events over loopback, calls into Stasis with :meth:`EmulatedARIServer.stasis_call`, their
+:class:`ARICallRecord`), :func:`run_until` to drive it on a Clock and
+:func:`check_against_listings` to check requests against ARI's resource listings.
 """
 
 from gtx.testing.agi_emulator import AGIEmulatorProtocol, CallRecord
@@ -31,6 +34,10 @@ from gtx.testing.ami_mixmonitor import ChannelAudio, EmulatedMixMonitor, MixMoni
 from gtx.testing.ami_originate import OriginateParams
 from gtx.testing.ami_queues import EmulatedQueue, QueueMember
 from gtx.testing.ami_server import AMISession, EmulatedAMIServer
+from gtx.testing.ari_drive import NothingLeftToHappen, run_until
+from gtx.testing.ari_listings import ARIRequest, check_against_listings
+from gtx.testing.ari_model import ARICallRecord, ARIChannel
+from gtx.testing.ari_server import EmulatedARIServer
 from gtx.testing.call import Recording
 from gtx.testing.caller import CallerEvent, CallerScriptError, ScriptedCaller
 from gtx.testing.emulator import (
@@ -68,6 +75,9 @@ __all__ = [
     "AMIChannel",
     "AMIMessage",
     "AMISession",
+    "ARICallRecord",
+    "ARIChannel",
+    "ARIRequest",
     "AnySoundCatalogue",
     "CallRecord",
     "CallSpec",
@@ -78,6 +88,7 @@ __all__ = [
     "DialplanRoutine",
     "DialplanRun",
     "EmulatedAMIServer",
+    "EmulatedARIServer",
     "EmulatedAsterisk",
     "EmulatedCall",
     "EmulatedCallFactory",
@@ -87,6 +98,7 @@ __all__ = [
     "InstantTimeline",
     "MemoryPipe",
     "MixMonitors",
+    "NothingLeftToHappen",
     "OriginateParams",
     "PacedTimeline",
     "PlacedCall",
@@ -99,6 +111,7 @@ __all__ = [
     "TranscriptSession",
     "WavInfo",
     "WavWriter",
+    "check_against_listings",
     "connect_emulated_call",
     "connect_in_memory",
     "format_transcript",
@@ -107,5 +120,6 @@ __all__ = [
     "parse_transcript",
     "read_wav_header",
     "render_call",
+    "run_until",
     "wav_header",
 ]

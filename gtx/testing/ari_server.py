@@ -1,0 +1,477 @@
+"""An emulated Asterisk REST Interface: :class:`EmulatedARIServer`.
+
+An aiohttp application serving ARI's REST operations and its event WebSocket on the asyncio
+loop the Twisted reactor runs on, over an :class:`~gtx.testing.pbx.EmulatedAsterisk` (sounds,
+dial destinations, queues, clock). It answers like the Asterisk of ``ari-session.txt``::
+
+    asterisk = EmulatedAsterisk(clock, destinations={...})
+    server = EmulatedARIServer(asterisk, recording_dir=tmp_path)
+    await server.start()                      # server.url == "http://127.0.0.1:PORT/"
+    record = await run_until(server.stasis_call(CallSpec(...), "wait 3; press 1", args=["menu"]),
+                             clock=clock, reactor=reactor, server=server, links=[link])
+    await server.stop()
+
+``/ari/api-docs/resources.json`` and the listings let aioari's ``client.init()`` work;
+authentication is ``api_key=user:password`` or HTTP Basic (401 ``Authentication required``
+otherwise). Every request goes through the listings (:mod:`gtx.testing.ari_listings`) and is
+logged in :attr:`requests`.
+
+Test controls (like a mock server's control handles): :meth:`fail_next`,
+:meth:`drop_websockets`, :meth:`refuse_connections`, :meth:`kick`, :meth:`hangup`,
+:attr:`requests`, :attr:`records`, :attr:`events_sent`, :attr:`requests_in_flight`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import itertools
+import json
+import re
+import tempfile
+from collections.abc import Coroutine, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from aiohttp import WSMsgType, web
+from twisted.internet.defer import Deferred
+from twisted.logger import Logger
+
+from gtx.testing.ari_bridges import HANDLERS as BRIDGE_HANDLERS
+from gtx.testing.ari_bridges import ARIBridges
+from gtx.testing.ari_calls import ARICalls
+from gtx.testing.ari_dialplan import ARIDialplan
+from gtx.testing.ari_listings import (
+    ARIRequest,
+    ListingError,
+    declaration,
+    match,
+    parse_params,
+    path_segments,
+    resources_json,
+)
+from gtx.testing.ari_media import HANDLERS as MEDIA_HANDLERS
+from gtx.testing.ari_media import ARIMedia
+from gtx.testing.ari_model import (
+    ASTERISK_ID,
+    JSON,
+    ARICallRecord,
+    ARIChannel,
+    ARIFault,
+    Handler,
+    RestCall,
+    ari_timestamp,
+    event,
+)
+from gtx.testing.ari_originate import HANDLERS as ORIGINATE_HANDLERS
+from gtx.testing.ari_recording import HANDLERS as RECORDING_HANDLERS
+from gtx.testing.ari_recording import ARIRecordings
+from gtx.testing.ari_rest import HANDLERS as REST_HANDLERS
+from gtx.testing.caller import ScriptedCaller
+from gtx.testing.pbx import CallSpec, EmulatedAsterisk
+
+_log = Logger()
+HANDLERS: dict[str, Handler] = {
+    **REST_HANDLERS, **MEDIA_HANDLERS, **RECORDING_HANDLERS, **ORIGINATE_HANDLERS,
+    **BRIDGE_HANDLERS,
+}
+
+
+@dataclass
+class _Fault:
+    nickname: str | None  # "record" or "channels.record"
+    method: str | None
+    pattern: re.Pattern[str] | None
+    status: int
+    body: Any
+    times: int
+
+    def matches(self, operation: str, method: str, path: str) -> bool:
+        if self.nickname is not None:
+            return self.nickname in (operation, operation.split(".", 1)[1])
+        assert self.pattern is not None
+        return method == self.method and self.pattern.fullmatch(path) is not None
+
+
+class _EventSocket:
+    """One ``/ari/events`` WebSocket: its applications and an ordered writer."""
+
+    def __init__(self, server: EmulatedARIServer, ws: web.WebSocketResponse,
+                 apps: list[str]) -> None:
+        self.server = server
+        self.ws = ws
+        self.apps = apps
+        self.queue: asyncio.Queue[str | None] = asyncio.Queue()
+        self.writer = asyncio.ensure_future(self._write())
+
+    def send(self, message: JSON) -> None:
+        self.queue.put_nowait(json.dumps(message, separators=(",", ":")))
+
+    async def _write(self) -> None:
+        while True:
+            text = await self.queue.get()
+            if text is None or self.ws.closed:
+                return
+            try:
+                await self.ws.send_str(text)
+            except (ConnectionError, RuntimeError):
+                return  # the socket went away under us: the rest is lost, as on Asterisk
+            self.server.events_sent += 1
+
+    def close(self) -> None:
+        self.queue.put_nowait(None)
+
+
+class EmulatedARIServer:
+    """The emulated ARI server (see the module docstring).
+
+    ``recording_dir`` is Asterisk's recording spool (ARI recording names are relative to it),
+    a new temporary directory when None. ``ivr_via``/``ari_apps`` model how ``[gtx-dialer]``
+    hands an answered call to the IVR: ``Stasis(APP)`` tried on each of ``ari_apps`` in turn.
+    """
+
+    def __init__(
+        self,
+        asterisk: EmulatedAsterisk,
+        *,
+        user: str = "gtx",
+        password: str = "gtxsecret",  # noqa: S107 - the reference ari.conf's test account
+        recording_dir: Path | str | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        asterisk_id: str = ASTERISK_ID,
+        ivr_via: str = "ari",
+        ari_apps: Sequence[str] = ("gtx",),
+    ) -> None:
+        if asterisk.time_scale <= 0:
+            raise ValueError("the ARI emulator needs paced time: time_scale must be positive")
+        self.asterisk = asterisk
+        self.user, self.password = user, password
+        if recording_dir is None:
+            recording_dir = tempfile.mkdtemp(prefix="gtx-ari-recordings-")
+        self.recording_dir = Path(recording_dir)
+        self.host, self.port = host, port
+        self.asterisk_id = asterisk_id
+        self.ivr_via = ivr_via
+        self.ari_apps = list(ari_apps)
+        #: Live channels by id.
+        self.channels: dict[str, ARIChannel] = {}
+        #: Every request received, in order.
+        self.requests: list[ARIRequest] = []
+        #: The record of every channel gone, in order.
+        self.records: list[ARICallRecord] = []
+        #: Events written to WebSockets so far.
+        self.events_sent = 0
+        #: REST requests being answered now.
+        self.requests_in_flight = 0
+        self.calls = ARICalls(self)
+        self.media = ARIMedia(self)
+        self.recordings = ARIRecordings(self)
+        self.bridges = ARIBridges(self)
+        self.dialplan = ARIDialplan(self)
+        self._sockets: list[_EventSocket] = []
+        self._apps: dict[str, _EventSocket] = {}
+        self._faults: list[_Fault] = []
+        self._closing: set[asyncio.Future[bool]] = set()
+        self._ids = itertools.count(1)
+        self._epoch0 = asterisk.epoch()
+        self._clock0 = asterisk.clock.seconds()
+        #: ``status.startup_time`` of ``asterisk.getInfo``.
+        self.startup_time = ari_timestamp(self._epoch0)
+        self._runner: web.AppRunner | None = None
+        self._site: web.TCPSite | None = None
+
+    # -- time and ids --------------------------------------------------------------------------
+
+    def epoch(self) -> float:
+        """Seconds since 1970 now, in call time."""
+        elapsed = self.asterisk.clock.seconds() - self._clock0
+        return self._epoch0 + elapsed / self.asterisk.time_scale
+
+    def new_id(self, prefix: str = "") -> str:
+        """An id unique in this server (for objects created without one)."""
+        return f"{prefix}{int(self.epoch())}.{next(self._ids)}"
+
+    # -- network -------------------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        """``http://HOST:PORT/`` once started (aioari's base URL)."""
+        return f"http://{self.host}:{self.port}/"
+
+    def start(self) -> Deferred[None]:
+        """Listen (port 0: a free one; :attr:`port` says which)."""
+        return _deferred(self._start())
+
+    async def _start(self) -> None:
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", self._handle)
+        self._runner = web.AppRunner(app, handle_signals=False, access_log=None)
+        await self._runner.setup()
+        await self._listen()
+
+    async def _listen(self) -> None:
+        assert self._runner is not None
+        self._site = web.TCPSite(self._runner, self.host, self.port, reuse_address=True)
+        await self._site.start()
+        server = self._site._server  # the port actually bound (port 0 asks for a free one)
+        sockets = getattr(server, "sockets", None) or []
+        if sockets:
+            self.port = sockets[0].getsockname()[1]
+
+    def stop(self) -> Deferred[None]:
+        """Close every connection and stop listening."""
+        return _deferred(self._stop())
+
+    async def _stop(self) -> None:
+        self.drop_websockets()
+        if self._runner is not None:
+            runner, self._runner, self._site = self._runner, None, None
+            await runner.cleanup()
+
+    def refuse_connections(self, refuse: bool = True) -> Deferred[None]:
+        """``True``: stop listening and close every connection (ARI unreachable);
+        ``False``: listen again on the same port."""
+        return _deferred(self._refuse(refuse))
+
+    async def _refuse(self, refuse: bool) -> None:
+        if self._runner is None:
+            raise RuntimeError("the ARI server is not started")
+        if refuse and self._site is not None:
+            site, self._site = self._site, None
+            await site.stop()
+            self.drop_websockets()
+            for connection in list(self._runner.server.connections if self._runner.server
+                                   else []):
+                connection.force_close()
+        elif not refuse and self._site is None:
+            await self._listen()
+
+    # -- WebSockets and events -----------------------------------------------------------------
+
+    def app_connected(self, app: str) -> bool:
+        """Whether a WebSocket has registered the application ``app``."""
+        return app in self._apps
+
+    @property
+    def connected_apps(self) -> list[str]:
+        """The applications registered now."""
+        return sorted(self._apps)
+
+    def send_event(self, message: JSON, apps: Iterable[str]) -> int:
+        """Send ``message`` to each application's WebSocket (adding ``asterisk_id`` and
+        ``application``); an application with no WebSocket loses it. Returns how many
+        applications it went to."""
+        sent = 0
+        for app in sorted(set(apps)):
+            socket = self._apps.get(app)
+            if socket is not None:
+                socket.send({**message, "asterisk_id": self.asterisk_id, "application": app})
+                sent += 1
+        return sent
+
+    def drop_websockets(self) -> None:
+        """Close every event WebSocket now (a mid-call drop): their applications are gone."""
+        sockets, self._sockets = self._sockets, []
+        self._apps.clear()
+        for socket in sockets:
+            socket.close()
+            closing = asyncio.ensure_future(socket.ws.close())
+            self._closing.add(closing)
+            closing.add_done_callback(self._closing.discard)
+
+    async def _websocket(self, request: web.Request, params: dict[str, Any]) -> web.StreamResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        socket = _EventSocket(self, ws, list(params["app"]))
+        self._sockets.append(socket)
+        for app in socket.apps:
+            previous = self._apps.get(app)
+            if previous is not None and previous is not socket:
+                previous.send({"type": "ApplicationReplaced",
+                               "timestamp": ari_timestamp(self.epoch()),
+                               "asterisk_id": self.asterisk_id, "application": app})
+                previous.apps.remove(app)
+            self._apps[app] = socket
+        try:
+            async for message in ws:
+                if message.type == WSMsgType.ERROR:
+                    break  # events only go one way: anything the client sends is ignored
+        finally:
+            self._forget(socket)
+        return ws
+
+    def _forget(self, socket: _EventSocket) -> None:
+        socket.close()
+        if socket in self._sockets:
+            self._sockets.remove(socket)
+        for app in socket.apps:
+            if self._apps.get(app) is socket:
+                del self._apps[app]
+
+    # -- REST ----------------------------------------------------------------------------------
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        self.requests_in_flight += 1
+        try:
+            return await self._respond(request)
+        finally:
+            self.requests_in_flight -= 1
+
+    async def _respond(self, request: web.Request) -> web.StreamResponse:
+        raw_path = request.rel_url.raw_path
+        if not (raw_path == "/ari" or raw_path.startswith("/ari/")):
+            return _json(404, {"message": "Not found"})
+        path = raw_path[len("/ari"):] or "/"
+        query = [(k, v) for k, v in request.query.items() if k != "api_key"]
+        if not self._authorized(request):
+            return _json(401, {"message": "Authentication required"},
+                         {"WWW-Authenticate": 'Basic realm="Asterisk REST Interface"'})
+        if path.startswith("/api-docs/"):
+            self.requests.append(ARIRequest(request.method, path, None, dict(query), 200))
+            return self._api_docs(path)
+        try:
+            op, path_params = match(request.method, path_segments(path))
+            body = await _body(request)
+            params = parse_params(op, query, body)
+        except ListingError as e:
+            self.requests.append(ARIRequest(request.method, path, None, dict(query), e.status))
+            return _json(e.status, {"message": e.message})
+        if op.name == "events.eventWebsocket":
+            self.requests.append(ARIRequest(request.method, path, op.name, params, 101))
+            return await self._websocket(request, params)
+        status, reply = self._run(op.name, op.nickname, request.method, path, path_params,
+                                  params)
+        self.requests.append(ARIRequest(request.method, path, op.name, params, status))
+        return _json(status, reply)
+
+    def _run(self, operation: str, nickname: str, method: str, path: str,
+             path_params: dict[str, str], params: dict[str, Any]) -> tuple[int, Any]:
+        for fault in self._faults:
+            if fault.matches(operation, method, path):
+                fault.times -= 1
+                if fault.times <= 0:
+                    self._faults.remove(fault)
+                return fault.status, fault.body
+        handler = HANDLERS.get(operation)
+        if handler is None:
+            return 501, {"message": f"{operation} is not emulated"}
+        channel = self.channels.get(path_params.get("channelId", ""))
+        after = self.calls.command(channel, nickname) if channel is not None else None
+        try:
+            status, reply = handler(RestCall(self, nickname, path_params, params))
+        except ARIFault as e:
+            status, reply = e.status, {"message": e.message}
+        except Exception:
+            _log.failure("the emulated ARI failed on {operation}", operation=operation)
+            status, reply = 500, {"message": "Internal Server Error"}
+        if after is not None:
+            after()
+        return status, reply
+
+    def _authorized(self, request: web.Request) -> bool:
+        expected = f"{self.user}:{self.password}"
+        api_key = request.query.get("api_key")
+        if api_key is not None:
+            return api_key == expected
+        header = request.headers.get("Authorization", "")
+        if header.startswith("Basic "):
+            try:
+                return base64.b64decode(header[6:]).decode("utf-8") == expected
+            except (binascii.Error, UnicodeDecodeError):
+                return False
+        return False
+
+    def _api_docs(self, path: str) -> web.Response:
+        base = f"http://{self.host}:{self.port}/ari"
+        name = path[len("/api-docs/"):]
+        if name == "resources.json":
+            return _json(200, resources_json(base))
+        doc = declaration(name.removesuffix(".json"), base) if name.endswith(".json") else None
+        if doc is None:
+            return _json(404, {"message": "Resource not found"})
+        return _json(200, doc)
+
+    # -- test controls -------------------------------------------------------------------------
+
+    def fail_next(self, target: str | tuple[str, str], status: int = 500,
+                  body: Any = None, times: int = 1) -> None:
+        """Answer the next ``times`` requests for ``target`` with ``status`` and ``body``
+        (default ``{"message": "Internal Server Error"}``, the transcript's 500). ``target`` is
+        a nickname (``"record"``, ``"channels.record"``) or ``(METHOD, path regex)`` matched
+        against the path below ``/ari`` (``("POST", r"/channels/[^/]+/record")``)."""
+        if body is None:
+            body = {"message": "Internal Server Error"}
+        if isinstance(target, str):
+            fault = _Fault(target, None, None, status, body, times)
+        else:
+            method, pattern = target
+            fault = _Fault(None, method.upper(), re.compile(pattern), status, body, times)
+        self._faults.append(fault)
+
+    def kick(self, channel_id: str, *, hang_up: bool = False) -> None:
+        """The channel leaves Stasis unexpectedly (``StasisEnd``); then it goes on in the
+        dialplan after Stasis() (its call ends there) or, with ``hang_up``, hangs up."""
+        channel = self.channels[channel_id]
+        if hang_up:
+            self.calls.hangup(channel, 16, source="test")
+        else:
+            self.dialplan.continue_at(channel, None)
+
+    def hangup(self, channel_id: str, cause: int = 16) -> None:
+        """The channel hangs up (as if its party did)."""
+        channel = self.channels[channel_id]
+        self.calls.hangup(channel, cause, source="caller")
+
+    def stasis_call(
+        self,
+        spec: CallSpec | None = None,
+        caller: ScriptedCaller | str | None = None,
+        app: str = "gtx",
+        args: Sequence[str] = ("menu",),
+    ) -> Deferred[ARICallRecord]:
+        """A call whose dialplan runs ``Stasis(app,args…)`` (after ``Answer()`` unless
+        ``spec.answered`` is False): ``spec`` names the channel (``spec.priority`` is where
+        Stasis() runs), ``caller`` acts on it. Fires with the :class:`ARICallRecord` once the
+        channel is gone (it hung up, or left Stasis and its dialplan ended)."""
+        spec = spec if spec is not None else CallSpec(extension="stasis", priority=2)
+        if isinstance(caller, str):
+            caller = ScriptedCaller.parse(caller)
+        channel = self.calls.inbound(spec)
+        self.calls.run_script(channel, caller or ScriptedCaller.silent())
+        self.dialplan.stasis_from_dialplan(channel, app, list(args))
+        return channel.finished
+
+    def channel_event(self, channel: ARIChannel, kind: str, *fields: tuple[str, Any]) -> None:
+        """Send an event of ``kind`` about ``channel`` (for tests of event handling)."""
+        self.calls.emit(channel, event(kind, self.calls.ts(channel), *fields,
+                                       ("channel", channel.to_json())))
+
+
+def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> web.Response:
+    if body is None:
+        return web.Response(status=status, headers=headers)
+    text = body if isinstance(body, str) else json.dumps(body, separators=(",", ":"))
+    return web.Response(status=status, text=text, content_type="application/json",
+                        headers=headers)
+
+
+async def _body(request: web.Request) -> dict[str, Any] | None:
+    if not request.can_read_body:
+        return None
+    text = await request.text()
+    if not text.strip():
+        return None
+    try:
+        body = json.loads(text)
+    except ValueError:
+        raise ListingError(400, "Invalid JSON in the request body") from None
+    if not isinstance(body, dict):
+        raise ListingError(400, "The request body must be a JSON object")
+    return body
+
+
+def _deferred(coroutine: Coroutine[Any, Any, None]) -> Deferred[None]:
+    return Deferred.fromFuture(asyncio.ensure_future(coroutine))
