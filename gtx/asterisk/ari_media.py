@@ -243,6 +243,7 @@ class _Recording:
     hung_up: bool = False
     duration: float | None = None
     started: float | None = None
+    ended: float | None = None  # when the caller hung up
 
 
 async def record(
@@ -278,6 +279,7 @@ async def record(
 
     def on_hangup(error: ChannelHangup) -> None:
         seen.hung_up = True
+        seen.ended = channel.clock.seconds()
         wait.rearm(limits.hangup_grace, lambda: "hangup")
 
     def on_recording(event: Event) -> None:
@@ -292,14 +294,8 @@ async def record(
 
     wait.on_digit, wait.on_hangup = on_digit, on_hangup
     wait.watch(channel.link.events, recording_key(name), on_recording)
-    params: dict[str, Any] = {
-        "channelId": channel.id, "name": name, "format": fmt, "ifExists": "overwrite",
-        "beep": bool(beep), "terminateOn": terminate,
-    }
-    if max_seconds:
-        params["maxDurationSeconds"] = max(1, math.ceil(max_seconds))
-    if silence_seconds:
-        params["maxSilenceSeconds"] = int(silence_seconds)
+    params = _record_params(channel.id, name, fmt, terminate, max_seconds, silence_seconds,
+                            beep)
     try:
         await channel.command("channels", "record", **params)
     except BaseException:
@@ -309,8 +305,23 @@ async def record(
     if how == "lost":
         _stop_recording(channel, name)
     if seen.duration is None:
-        seen.duration = max(0.0, channel.clock.seconds() - (seen.started or asked))
+        ended = seen.ended if seen.ended is not None else channel.clock.seconds()
+        seen.duration = max(0.0, ended - (seen.started or asked))
     return _record_result(how, seen, channel.hung_up)
+
+
+def _record_params(channel_id: str, name: str, fmt: str, terminate: str,
+                   max_seconds: float | None, silence_seconds: int | None,
+                   beep: bool) -> dict[str, Any]:
+    params: dict[str, Any] = {
+        "channelId": channel_id, "name": name, "format": fmt, "ifExists": "overwrite",
+        "beep": bool(beep), "terminateOn": terminate,
+    }
+    if max_seconds:
+        params["maxDurationSeconds"] = max(1, math.ceil(max_seconds))
+    if silence_seconds:
+        params["maxSilenceSeconds"] = int(silence_seconds)
+    return params
 
 
 def _record_result(how: str, seen: _Recording, hung_up: bool) -> RecordResult:
