@@ -42,6 +42,7 @@ from twisted.internet.defer import Deferred, fail, succeed
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
 from twisted.python.failure import Failure
+from yarl import URL
 
 from gtx.asterisk.ari_api import AriError, AriTimeout, AriUnavailable, http_error
 from gtx.asterisk.ari_events import EventRouter
@@ -375,8 +376,10 @@ class ARIClient(Service):
                 "and ari_password in [asterisk:{server}] of gtx.ini and the user in ari.conf",
                 server=self.name, user=self._user)
             return f"credentials refused for user {self._user!r} (HTTP 401)"
+        if status == 404:
+            return f"Asterisk answered HTTP 404: is ARI enabled at {self.url}?"
         if status is not None:
-            return f"Asterisk answered HTTP {status} (is ARI enabled at {self.url}?)"
+            return f"Asterisk answered HTTP {status}"
         if isinstance(error, aiohttp.ClientError | OSError):
             return f"cannot connect: {self._redact(str(error)) or type(error).__name__}"
         self.log.failure("ARI {server}: connection failed", failure, server=self.name)
@@ -394,8 +397,10 @@ class ARIClient(Service):
         """``text`` without the password (aiohttp errors may quote a URL with the api_key)."""
         if not self._password:
             return text
-        for form in {self._password, quote(self._password, safe=""),
-                     quote_plus(self._password, safe=""), quote(self._password, safe=":")}:
+        password = self._password
+        as_in_query = URL.build(query={"k": password}).raw_query_string[2:]  # aiohttp's form
+        forms = {password, as_in_query, quote(password, safe=""), quote_plus(password, safe="")}
+        for form in sorted(forms, key=len, reverse=True):
             text = text.replace(form, "***")
         return text
 

@@ -59,6 +59,9 @@ class FakeARI:
         #: Paths under /ari whose connection is cut when requested.
         self.cut: set[str] = set()
         self.refuse_websocket = False
+        #: Hold resources.json unanswered (a server that accepts but never answers).
+        self.hold_api_docs = False
+        self.api_docs_requests = 0
         self.refused = 0  # requests answered 401
         self.websocket_queries: list[dict[str, str]] = []
         self.sockets: list[web.WebSocketResponse] = []
@@ -117,6 +120,9 @@ class FakeARI:
         return f"http://{request.host}/ari"
 
     async def _resources(self, request: web.Request) -> web.Response:
+        self.api_docs_requests += 1
+        if self.hold_api_docs and self._release is not None:
+            await self._release
         if not self._authorized(request):
             return _json(401, {"message": "Authentication required"})
         apis = [{"path": f"/api-docs/{p.stem}.{{format}}", "description": p.stem}
@@ -136,7 +142,10 @@ class FakeARI:
 
     async def _events(self, request: web.Request) -> web.StreamResponse:
         self.websocket_queries.append(dict(request.query))
-        if self.refuse_websocket or not self._authorized(request):
+        if not self._authorized(request):
+            return _json(401, {"message": "Authentication required"})
+        if self.refuse_websocket:
+            self.refused += 1
             return _json(401, {"message": "Authentication required"})
         if not request.query.get("app"):
             return _json(400, {"message": "Missing parameter app"})

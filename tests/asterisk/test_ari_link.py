@@ -6,6 +6,7 @@ timeouts run on a fake clock (the REST call itself still goes over loopback).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -29,6 +30,8 @@ from gtx.asterisk.ari_api import (
 from gtx.asterisk.ari_link import ARIClient
 from tests.asterisk.ari_fake import FakeARI, aio
 
+#: Bound on every wait of these tests on real sockets (they take milliseconds).
+WAIT = 10.0
 CHANNEL = {"id": "gtx-ari-1", "name": "Local/wait@gtx-test-00000001;1", "state": "Up"}
 STASIS_START = {"type": "StasisStart", "args": ["ivr", "http://x/RPC2"], "channel": CHANNEL,
                 "application": "gtx"}
@@ -63,7 +66,7 @@ class Link:
         self.attempts.append(failures)
         for waiter in [w for n, w in self._attempt_waiters if len(self.attempts) >= n]:
             self._attempt_waiters = [(n, w) for n, w in self._attempt_waiters if w is not waiter]
-            waiter.callback(None)
+            reactor.callLater(0, waiter.callback, None)  # once the retry is scheduled
         return self._delays(failures)
 
     def _ready(self) -> None:
@@ -73,10 +76,11 @@ class Link:
             reactor.callLater(0, waiter.callback, None)
 
     def ready(self) -> Deferred[None]:
-        """Fires at the next on_ready."""
+        """Fires at the next on_ready (fails after WAIT seconds: a broken link fails the test,
+        never hangs it)."""
         d: Deferred[None] = Deferred()
         self._ready_waiters.append(d)
-        return d
+        return d.addTimeout(WAIT, reactor)
 
     def failures(self, count: int) -> Deferred[None]:
         """Fires once the retry policy has been asked ``count`` times in all."""
@@ -85,12 +89,16 @@ class Link:
             d.callback(None)
         else:
             self._attempt_waiters.append((count, d))
-        return d
+        return d.addTimeout(WAIT, reactor)
 
     async def start(self) -> None:
         ready = self.ready()
         self.client.startService()
-        await ready
+        try:
+            await ready
+        except BaseException:
+            await self.client.stopService()
+            raise
 
     def messages(self, level: str) -> list[str]:
         from twisted.logger import formatEvent
@@ -102,7 +110,7 @@ def next_event(client: ARIClient) -> Deferred[dict[str, Any]]:
     """Fires with the next event once its dispatch is over (every handler has had it)."""
     d: Deferred[dict[str, Any]] = Deferred()
     stop = client.events.on_every(lambda e: (stop(), reactor.callLater(0, d.callback, dict(e))))
-    return d
+    return d.addTimeout(WAIT, reactor)
 
 
 async def failure_of(d: Deferred[Any]) -> BaseException:
@@ -111,6 +119,16 @@ async def failure_of(d: Deferred[Any]) -> BaseException:
     except BaseException as e:
         return e
     raise AssertionError("the call succeeded")
+
+
+async def closed(ari: FakeARI, count: int) -> None:
+    """Wait (a bounded number of loop turns, no sleep) until the server has seen ``count``
+    WebSockets closed: it finishes its side of a close just after the client."""
+    for _ in range(100):
+        if ari.closed_sockets >= count:
+            break
+        await aio(asyncio.sleep(0))
+    assert ari.closed_sockets == count
 
 
 def link_timers(client: ARIClient) -> list[Any]:
@@ -338,3 +356,186 @@ async def test_a_connection_cut_during_a_call_leaves_its_effect_unknown(ari: Fak
         await link.client.stopService()
     assert isinstance(failure, AriTimeout)
     assert "lost before the answer" in str(failure)
+
+
+# -- staying connected --------------------------------------------------------------------------
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_dropped_websocket_is_reconnected_with_a_fresh_back_off(ari: FakeARI) -> None:
+    ari.answer("GET", "/channels", 200, [])
+    link = Link(ari.url, delays=lambda n: 0.0)
+    try:
+        await link.start()
+        for _ in range(2):
+            again = link.ready()
+            await aio(ari.drop())
+            await again
+            assert link.client.connected
+            assert await link.client.call("channels", "list") == []
+        # Each loss is the first failure since a good connection: the back-off starts over.
+        assert link.attempts == [1, 1]
+        assert link.ready_count == 3
+        assert link.client.last_error == ""
+        lost = link.messages("warn")
+        assert len(lost) == 2
+        assert all("ARI pbx1: link lost (WebSocket closed" in m for m in lost)
+    finally:
+        await link.client.stopService()
+    await closed(ari, 3)
+    assert link_timers(link.client) == []
+
+
+@pytest_twisted.ensureDeferred
+async def test_an_unreachable_asterisk_is_retried_with_a_growing_back_off(ari: FakeARI) -> None:
+    url = ari.url
+    await aio(ari.stop())  # nothing listens on that port any more
+    link = Link(url, delays=lambda n: 0.0 if n < 3 else 3600.0)
+    try:
+        link.client.startService()
+        await link.failures(3)
+        assert link.attempts == [1, 2, 3]
+        assert not link.client.connected
+        assert link.client.last_error.startswith("cannot connect: ")
+        assert len(link_timers(link.client)) == 1  # the next attempt, an hour away
+        failures: list[Any] = []
+        link.client.call("channels", "list").addErrback(failures.append)
+        assert failures[0].check(AriUnavailable)
+    finally:
+        await link.client.stopService()
+    assert link_timers(link.client) == []
+    assert link.ready_count == 0
+
+
+@pytest.mark.parametrize("refuse", ["api-docs", "websocket"])
+@pytest_twisted.ensureDeferred
+async def test_refused_credentials_are_logged_and_retried_with_back_off(
+    ari: FakeARI, refuse: str
+) -> None:
+    password = "wrong" if refuse == "api-docs" else "gtxsecret"
+    ari.refuse_websocket = refuse == "websocket"
+    link = Link(ari.url, password=password, delays=lambda n: 0.0 if n < 2 else 3600.0)
+    try:
+        link.client.startService()
+        await link.failures(2)
+        assert not link.client.connected
+        assert link.client.last_error == "credentials refused for user 'gtx' (HTTP 401)"
+        assert ari.refused == 2
+        errors = link.messages("error")
+        assert len(errors) == 2
+        assert "ARI pbx1: credentials refused for user 'gtx' (HTTP 401)" in errors[0]
+        assert "ari_password in [asterisk:pbx1]" in errors[0]
+        assert all(password not in m for m in link.messages("warn") + errors)
+        assert len(link_timers(link.client)) == 1
+    finally:
+        await link.client.stopService()
+    assert link.ready_count == 0
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_server_without_ari_is_reported_as_such(ari: FakeARI) -> None:
+    link = Link(ari.url + "no-ari/")
+    try:
+        link.client.startService()
+        await link.failures(1)
+        assert link.client.last_error == (
+            f"Asterisk answered HTTP 404: is ARI enabled at {ari.url}no-ari/?")
+    finally:
+        await link.client.stopService()
+
+
+def test_error_texts_never_carry_the_password() -> None:
+    client = ARIClient(name="pbx1", url="http://h:8088/", user="gtx", password="p&ss:w rd",
+                       clock=Clock())
+    text = "400, url='ws://h:8088/ari/events?app=gtx&api_key=gtx:p%26ss:w+rd' (p&ss:w rd)"
+    assert client._redact(text) == "400, url='ws://h:8088/ari/events?app=gtx&api_key=gtx:***' (***)"
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_password_with_url_special_characters_is_sent_intact() -> None:
+    password = "p&ss%2F:w+rd =?#é"
+    server = FakeARI(password=password)
+    await aio(server.start())
+    server.answer("GET", "/channels", 200, [])
+    link = Link(server.url, password=password)
+    try:
+        await link.start()
+        assert await link.client.call("channels", "list") == []
+        assert server.websocket_queries[0]["api_key"] == f"gtx:{password}"
+        assert server.refused == 0
+    finally:
+        await link.client.stopService()
+        await aio(server.stop())
+
+
+@pytest_twisted.ensureDeferred
+async def test_an_asterisk_that_does_not_answer_is_given_up_after_connect_timeout(
+    ari: FakeARI,
+) -> None:
+    clock = Clock()
+    ari.hold_api_docs = True
+    link = Link(ari.url, clock=clock, connect_timeout=5.0)
+    try:
+        link.client.startService()
+        clock.advance(5.0)
+        await link.failures(1)
+        assert link.client.last_error == "no answer within 5 s"
+        assert not link.client.connected
+        assert [c.getTime() for c in clock.getDelayedCalls()] == [3605.0]  # the next attempt
+    finally:
+        await link.client.stopService()
+    assert clock.getDelayedCalls() == []
+
+
+# -- stopping -----------------------------------------------------------------------------------
+
+
+@pytest_twisted.ensureDeferred
+async def test_stopping_lets_calls_in_flight_finish_then_closes(ari: FakeARI) -> None:
+    clock = Clock()
+    ari.held.add("/channels/gtx-ari-1/answer")
+    link = Link(ari.url, clock=clock, call_timeout=3.0)
+    await link.start()
+    call = link.client.call("channels", "answer", channelId="gtx-ari-1")
+    stopped = link.client.stopService()
+    assert not link.client.connected
+    refused: list[Any] = []
+    link.client.call("channels", "list").addErrback(refused.append)
+    assert refused[0].check(AriUnavailable)
+    assert not stopped.called
+    assert len(ari.sockets) == 1  # still open while the call may be answered
+    clock.advance(3.0)
+    assert isinstance(await failure_of(call), AriTimeout)
+    await stopped
+    await closed(ari, 1)
+    assert clock.getDelayedCalls() == []
+
+
+@pytest_twisted.ensureDeferred
+async def test_stopping_while_connecting_closes_the_session(ari: FakeARI) -> None:
+    ari.hold_api_docs = True
+    link = Link(ari.url)
+    link.client.startService()
+    for _ in range(100):  # until the server has the request (no sleep: one loop turn each)
+        if ari.api_docs_requests:
+            break
+        await aio(asyncio.sleep(0))
+    assert ari.api_docs_requests == 1
+    await link.client.stopService()
+    assert not link.client.connected
+    assert link.attempts == []  # stopping is no failure: nothing is retried
+    assert link_timers(link.client) == []
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_link_can_be_started_again_after_a_stop(ari: FakeARI) -> None:
+    link = Link(ari.url)
+    await link.start()
+    await link.client.stopService()
+    await link.start()
+    try:
+        assert link.client.connected
+        assert link.ready_count == 2
+    finally:
+        await link.client.stopService()
+    await closed(ari, 2)
