@@ -83,6 +83,7 @@ class _Leg:
     status: str = ""
     gone: bool = False
     left: bool = False  # hung up, left Stasis or the bridge: the call with it is over
+    ending: bool = False  # its hang-up was requested (by whoever): no need to ask again
     dropped: bool = False  # gtx asked Asterisk to hang it up
 
 
@@ -174,6 +175,9 @@ class _Dial:
             params["variables"] = variables
         try:
             await channel.call("channels", "originate", **params)
+        except ChannelGone:
+            leg.gone = True  # never made, as far as anyone can tell
+            raise
         except AriHTTPError as e:
             channel.log.info("ARI dial: {target} cannot be called: {error}", target=target,
                              error=e)
@@ -202,6 +206,7 @@ class _Dial:
         elif kind in ("ChannelHangupRequest", "StasisEnd", "ChannelLeftBridge",
                       "ChannelDestroyed"):
             leg.left = True
+            leg.ending = leg.ending or kind in ("ChannelHangupRequest", "ChannelDestroyed")
             if kind == "ChannelDestroyed":
                 leg.gone = True
                 leg.status = leg.status or status_from_cause(event.get("cause"))
@@ -276,7 +281,7 @@ class _Dial:
         Deferred.fromCoroutine(self._hang_up_now(leg))
 
     async def _hang_up_now(self, leg: _Leg) -> None:
-        if leg.dropped:
+        if leg.dropped or leg.ending:
             return
         leg.dropped = True
         try:
