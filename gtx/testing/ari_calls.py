@@ -280,6 +280,8 @@ class ARICalls:
             channel.media.hang_up(cause)
         if channel.home_app is not None:
             channel.app_name, channel.app_data = channel.home_app
+        elif channel.local_peer is not None:
+            channel.app_name = channel.app_data = ""  # the called half's dialplan is done
         self.emit(channel, event("ChannelDestroyed", self.ts(channel), ("cause", cause),
                                  ("cause_txt", cause_text(cause)),
                                  ("channel", channel.to_json())), apps)

@@ -175,6 +175,15 @@ class ARIDialplan:
                 waiter.callback(where)
                 return
             waiter.errback(Failure(LeftForElsewhere(channel.name)))
+        self._go(channel, where)
+
+    def start_at(self, channel: ARIChannel, where: tuple[str, str, int]) -> None:
+        """An answered originated channel starts its dialplan at ``where``."""
+        channel.continues.append(where)
+        channel.set_location(*where)
+        self._go(channel, where)
+
+    def _go(self, channel: ARIChannel, where: tuple[str, str, int]) -> None:
         routine = self.routines.get(f"{where[0]},{where[1]}")
         if routine is not None and where[2] == 1:
             self.run(channel, routine)
