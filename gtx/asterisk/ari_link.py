@@ -17,10 +17,12 @@ on the injected clock (``connect_timeout``, ``call_timeout``), which cancels the
 Why not aioari's own loop (``client.run()``) and models: ``run()`` hides when the WebSocket is
 subscribed (the moment to resynchronise), and its ``ws_connect`` puts ``api_key=user:password``
 in the URL without encoding it, so a password with ``&`` or ``%`` is refused. The link reads the
-WebSocket itself and builds that URL properly (:class:`_AriHttpClient`). REST answers are handed
+WebSocket itself and builds that URL properly
+(:class:`~gtx.asterisk.ari_operations.AriHttpClient`). REST answers are handed
 out as the decoded JSON the AriLink contract promises, so aioari's model objects are skipped and
-operations are run straight from the Swagger listing, which also lets unknown operations and
-parameters fail with a clear :class:`~gtx.asterisk.ari_api.AriError` before anything is sent.
+operations are run straight from the Swagger listing (:mod:`gtx.asterisk.ari_operations`), which
+also lets unknown operations and parameters fail with a clear
+:class:`~gtx.asterisk.ari_api.AriError` before anything is sent.
 """
 
 from __future__ import annotations
@@ -28,14 +30,13 @@ from __future__ import annotations
 import asyncio
 import json
 import random
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote, quote_plus, urlsplit
 
 import aiohttp
 from aioari import Client as _AioariClient
 from aiohttp import web_exceptions
-from aioswagger11.http_client import ApiKeyAuthenticator, AsynchronousHttpClient
 from twisted.application.internet import backoffPolicy
 from twisted.application.service import Service
 from twisted.internet.defer import Deferred, fail, succeed
@@ -46,6 +47,13 @@ from yarl import URL
 
 from gtx.asterisk.ari_api import AriError, AriTimeout, AriUnavailable, http_error
 from gtx.asterisk.ari_events import EventRouter
+from gtx.asterisk.ari_operations import (
+    AriHttpClient,
+    arguments,
+    find_operation,
+    http_status,
+    send,
+)
 
 #: Gives the delay (seconds) before connection attempt N (1, 2, …) after N failures.
 RetryPolicy = Callable[[int], float]
@@ -58,30 +66,6 @@ _CLOSED = (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSING, aiohttp.WSMsgType
 def default_retry_policy(jitter: Callable[[], float] = random.random) -> RetryPolicy:
     """1 s, 2 s, 4 s … capped at 30 s, plus up to a second of jitter."""
     return backoffPolicy(initialDelay=0.5, maxDelay=30.0, factor=2.0, jitter=jitter)
-
-
-class _AriHttpClient(AsynchronousHttpClient):  # type: ignore[misc]
-    """aioswagger11's HTTP client with ``api_key`` authentication limited to Asterisk's host,
-    and a WebSocket URL whose query is encoded (the original joins it raw) plus a heartbeat,
-    so a link whose peer vanished without closing is noticed."""
-
-    def __init__(self, host: str, api_key: str, *, heartbeat: float, close_timeout: float):
-        # The aiohttp session is made here: build this inside a coroutine, on the running loop.
-        super().__init__(auth=ApiKeyAuthenticator(host, api_key))
-        self._heartbeat = heartbeat
-        self._close_timeout = close_timeout
-
-    async def ws_connect(
-        self, url: str, params: Mapping[str, str] | None = None
-    ) -> aiohttp.ClientWebSocketResponse:
-        query = dict(params or {})
-        if self.authenticator.matches(url):
-            self.authenticator.apply(query, query)
-        ws: aiohttp.ClientWebSocketResponse = await self.session.ws_connect(
-            url, params=query, heartbeat=self._heartbeat,
-            timeout=aiohttp.ClientWSTimeout(ws_close=self._close_timeout))
-        self.websockets.add(ws)
-        return ws
 
 
 class _Attempt:
@@ -192,11 +176,11 @@ class ARIClient(Service):
         if not self._connected or client is None:
             return fail(AriUnavailable(f"{what}: the ARI link to {self.name} is down"))
         try:
-            op = _operation(client, resource, operation)
-            args = _arguments(what, op.json, params)
+            op = find_operation(client, resource, operation)
+            args = arguments(what, op.json, params)
         except AriError:
             return fail()
-        task = asyncio.get_event_loop().create_task(_send(op, args))
+        task = asyncio.get_event_loop().create_task(send(op, args))
         self.in_flight += 1
         timed_out = False
 
@@ -232,7 +216,7 @@ class ARIClient(Service):
             return Failure(AriTimeout(
                 f"{what}: no answer from {self.name} within {self.call_timeout:g} s"))
         if isinstance(error, web_exceptions.HTTPException):
-            status, message = _http_status(error)
+            status, message = http_status(error)
             return Failure(http_error(what, status, message))
         if isinstance(error, aiohttp.ClientConnectorError):
             return Failure(AriUnavailable(f"{what}: cannot reach {self.name}: "
@@ -290,7 +274,7 @@ class ARIClient(Service):
     async def _connection(self, attempt: _Attempt) -> str:
         """One connection, from the api-docs to the end of the WebSocket; returns why it
         ended. The HTTP session is closed whatever happens (aiohttp warns otherwise)."""
-        http = _AriHttpClient(self._host, f"{self._user}:{self._password}",
+        http = AriHttpClient(self._host, f"{self._user}:{self._password}",
                               heartbeat=self._heartbeat, close_timeout=self.call_timeout)
         try:
             client = self._client_factory(self.url, http)
@@ -367,7 +351,7 @@ class ARIClient(Service):
             return f"no answer within {self.connect_timeout:g} s"
         status = None
         if isinstance(error, web_exceptions.HTTPException):
-            status = _http_status(error)[0]
+            status = http_status(error)[0]
         elif isinstance(error, aiohttp.WSServerHandshakeError):
             status = error.status
         if status == 401:
@@ -403,89 +387,3 @@ class ARIClient(Service):
         for form in sorted(forms, key=len, reverse=True):
             text = text.replace(form, "***")
         return text
-
-
-# -- pure helpers -----------------------------------------------------------------------------
-
-
-def _operation(client: Any, resource: str, operation: str) -> Any:
-    """The aioswagger11 operation ``resource.operation`` of the loaded listings."""
-    resources = client.swagger.resources
-    found = resources.get(resource)
-    if found is None:
-        raise AriError(f"ARI has no resource {resource!r} (resources: "
-                       f"{', '.join(sorted(resources))})")
-    op = found.operations.get(operation)
-    if op is None:
-        raise AriError(f"ARI resource {resource!r} has no operation {operation!r} "
-                       f"(operations: {', '.join(sorted(found.operations))})")
-    if op.json.get("is_websocket"):
-        raise AriError(f"{resource}.{operation} is the event WebSocket, which the link keeps")
-    return op
-
-
-def _arguments(what: str, op_json: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, Any]:
-    """``params`` checked against the operation's Swagger parameters and converted."""
-    declared = {p["name"]: p for p in op_json.get("parameters", [])}
-    unknown = sorted(set(params) - set(declared))
-    if unknown:
-        raise AriError(f"{what} has no parameter {', '.join(unknown)} "
-                       f"(parameters: {', '.join(declared) or 'none'})")
-    missing = [n for n, p in declared.items() if p.get("required") and params.get(n) is None]
-    if missing:
-        raise AriError(f"{what}: missing required parameter {', '.join(missing)}")
-    args: dict[str, Any] = {}
-    for name, value in params.items():
-        if value is None:
-            continue
-        if declared[name]["paramType"] == "body":
-            args[name] = _variables(what, value) if name == "variables" else value
-        else:
-            args[name] = _text(what, name, value)
-    return args
-
-
-def _text(what: str, name: str, value: object) -> str:
-    """A query or path value as ARI reads it."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    if isinstance(value, str | int | float):
-        return str(value)
-    if isinstance(value, list | tuple):
-        return ",".join(_text(what, name, item) for item in value)
-    raise AriError(f"{what}: parameter {name} cannot be a {type(value).__name__}")
-
-
-def _variables(what: str, value: object) -> dict[str, str]:
-    """Channel variables for the body ``{"variables": {…}}`` (values as strings)."""
-    if not isinstance(value, Mapping):
-        raise AriError(f"{what}: variables must be a mapping, not a {type(value).__name__}")
-    inner = value.get("variables")
-    if len(value) == 1 and isinstance(inner, Mapping):
-        value = inner
-    return {str(k): _text(what, f"variables[{k}]", v) for k, v in value.items()}
-
-
-def _http_status(error: web_exceptions.HTTPException) -> tuple[int, str]:
-    """The status and the message of an HTTP error answer (ARI bodies are JSON objects with
-    a ``message`` or an ``error``)."""
-    response = getattr(error, "response", None)
-    status = int(getattr(response, "status", error.status_code))
-    text = (error.text or "").strip()
-    try:
-        body = json.loads(text)
-    except ValueError:
-        body = None
-    if isinstance(body, dict):
-        for key in ("message", "error"):
-            if isinstance(body.get(key), str):
-                return status, body[key]
-    return status, text or str(error.reason)
-
-
-async def _send(op: Any, args: Mapping[str, Any]) -> Any:
-    response = await op(**args)
-    text = await response.text()
-    return json.loads(text) if text.strip() else None

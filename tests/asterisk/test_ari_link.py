@@ -1,40 +1,35 @@
-"""The ARI link (gtx.asterisk.ari_link.ARIClient) against a small ARI server on 127.0.0.1.
+"""The ARI link (gtx.asterisk.ari_link.ARIClient): connecting, events, staying connected and
+stopping, against a small ARI server on 127.0.0.1 (tests/asterisk/ari_loopback.py) and the
+emulated ARI server of gtx.testing.
 
-Connecting, the event WebSocket and reconnecting need real sockets on the asyncio reactor;
-timeouts run on a fake clock (the REST call itself still goes over loopback).
+Connecting and reconnecting need real sockets on the asyncio reactor; timeouts run on a fake
+clock.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 import pytest_twisted
-from twisted.internet import reactor
 from twisted.internet.defer import Deferred
 from twisted.internet.task import Clock
-from twisted.logger import Logger
 
-from gtx.asterisk.ari_api import (
-    AriConflict,
-    AriError,
-    AriHTTPError,
-    AriNotFound,
-    AriServerError,
-    AriTimeout,
-    AriUnavailable,
-    AriUnprocessable,
-)
+from gtx.asterisk.ari_api import AriTimeout, AriUnavailable
 from gtx.asterisk.ari_link import ARIClient
-from tests.asterisk.ari_fake import FakeARI, aio
-
-#: Bound on every wait of these tests on real sockets (they take milliseconds).
-WAIT = 10.0
-CHANNEL = {"id": "gtx-ari-1", "name": "Local/wait@gtx-test-00000001;1", "state": "Up"}
-STASIS_START = {"type": "StasisStart", "args": ["ivr", "http://x/RPC2"], "channel": CHANNEL,
-                "application": "gtx"}
+from tests.asterisk.ari_loopback import (
+    CHANNEL,
+    STASIS_START,
+    FakeARI,
+    Link,
+    aio,
+    closed,
+    failure_of,
+    link_timers,
+    next_event,
+)
 
 
 @pytest_twisted.async_yield_fixture
@@ -43,97 +38,6 @@ async def ari() -> AsyncIterator[FakeARI]:
     await aio(server.start())
     yield server
     await aio(server.stop())
-
-
-class Link:
-    """An ARIClient plus what a test watches: on_ready firings, retry delays asked for, logs."""
-
-    def __init__(self, url: str, *, password: str = "gtxsecret", clock: Any = reactor,
-                 delays: Callable[[int], float] | None = None, **kwargs: Any) -> None:
-        self.attempts: list[int] = []
-        self.logs: list[dict[str, Any]] = []
-        self.ready_count = 0
-        self._ready_waiters: list[Deferred[None]] = []
-        self._attempt_waiters: list[tuple[int, Deferred[None]]] = []
-        self._delays = delays or (lambda n: 3600.0)
-        self.client = ARIClient(
-            name="pbx1", url=url, user="gtx", password=password, clock=clock,
-            retry_policy=self._policy, log=Logger(namespace="test", observer=self.logs.append),
-            **kwargs)
-        self.client.on_ready(self._ready)
-
-    def _policy(self, failures: int) -> float:
-        self.attempts.append(failures)
-        for waiter in [w for n, w in self._attempt_waiters if len(self.attempts) >= n]:
-            self._attempt_waiters = [(n, w) for n, w in self._attempt_waiters if w is not waiter]
-            reactor.callLater(0, waiter.callback, None)  # once the retry is scheduled
-        return self._delays(failures)
-
-    def _ready(self) -> None:
-        self.ready_count += 1
-        waiters, self._ready_waiters = self._ready_waiters, []
-        for waiter in waiters:  # after the other on_ready handlers
-            reactor.callLater(0, waiter.callback, None)
-
-    def ready(self) -> Deferred[None]:
-        """Fires at the next on_ready (fails after WAIT seconds: a broken link fails the test,
-        never hangs it)."""
-        d: Deferred[None] = Deferred()
-        self._ready_waiters.append(d)
-        return d.addTimeout(WAIT, reactor)
-
-    def failures(self, count: int) -> Deferred[None]:
-        """Fires once the retry policy has been asked ``count`` times in all."""
-        d: Deferred[None] = Deferred()
-        if len(self.attempts) >= count:
-            d.callback(None)
-        else:
-            self._attempt_waiters.append((count, d))
-        return d.addTimeout(WAIT, reactor)
-
-    async def start(self) -> None:
-        ready = self.ready()
-        self.client.startService()
-        try:
-            await ready
-        except BaseException:
-            await self.client.stopService()
-            raise
-
-    def messages(self, level: str) -> list[str]:
-        from twisted.logger import formatEvent
-
-        return [formatEvent(e) for e in self.logs if e["log_level"].name == level]
-
-
-def next_event(client: ARIClient) -> Deferred[dict[str, Any]]:
-    """Fires with the next event once its dispatch is over (every handler has had it)."""
-    d: Deferred[dict[str, Any]] = Deferred()
-    stop = client.events.on_every(lambda e: (stop(), reactor.callLater(0, d.callback, dict(e))))
-    return d.addTimeout(WAIT, reactor)
-
-
-async def failure_of(d: Deferred[Any]) -> BaseException:
-    try:
-        await d
-    except BaseException as e:
-        return e
-    raise AssertionError("the call succeeded")
-
-
-async def closed(ari: FakeARI, count: int) -> None:
-    """Wait (a bounded number of loop turns, no sleep) until the server has seen ``count``
-    WebSockets closed: it finishes its side of a close just after the client."""
-    for _ in range(100):
-        if ari.closed_sockets >= count:
-            break
-        await aio(asyncio.sleep(0))
-    assert ari.closed_sockets == count
-
-
-def link_timers(client: ARIClient) -> list[Any]:
-    return [c for c in reactor.getDelayedCalls()
-            if getattr(c.func, "__self__", None) is client]
 
 
 # -- connecting and events ----------------------------------------------------------------------
@@ -208,154 +112,6 @@ def test_bad_configuration_is_refused() -> None:
     with pytest.raises(ValueError, match="ari_app"):
         ARIClient(name="pbx1", url="http://h:8088/", user="u", password="p", app="gtx-dial",
                   clock=Clock())
-
-
-# -- REST calls ---------------------------------------------------------------------------------
-
-
-@pytest_twisted.ensureDeferred
-async def test_rest_calls_send_converted_parameters_and_return_json(ari: FakeARI) -> None:
-    ari.answer("POST", "/channels", 200, CHANNEL)
-    ari.answer("POST", "/channels/gtx-ari-1;2/answer", 204)
-    ari.answer("POST", "/channels/gtx-ari-1/record", 201, {"name": "r1", "state": "queued"})
-    ari.answer("POST", "/channels/gtx-ari-1/variable", 204)
-    link = Link(ari.url)
-    try:
-        await link.start()
-        created = await link.client.call(
-            "channels", "originate", endpoint="Local/wait@gtx-test", app="gtx",
-            appArgs="ivr,http://x/RPC2", channelId="gtx-ari-1", timeout=30,
-            variables={"GTX_SESSION": "s1", "TRIES": 2}, callerId=None)
-        assert created == CHANNEL
-        assert await link.client.call("channels", "answer", channelId="gtx-ari-1;2") is None
-        recording = await link.client.call(
-            "channels", "record", channelId="gtx-ari-1", name="r1", format="wav",
-            maxDurationSeconds=2.0, beep=True, terminateOn=["#", "*"])
-        assert recording == {"name": "r1", "state": "queued"}
-        await link.client.call("channels", "setChannelVar", channelId="gtx-ari-1",
-                               variable="A", value="x")
-        assert link.client.in_flight == 0
-    finally:
-        await link.client.stopService()
-    originate, answer, record, var = ari.requests
-    assert (originate.method, originate.path) == ("POST", "/channels")
-    assert originate.query == {"endpoint": "Local/wait@gtx-test", "app": "gtx",
-                               "appArgs": "ivr,http://x/RPC2", "channelId": "gtx-ari-1",
-                               "timeout": "30"}
-    assert originate.body == {"variables": {"GTX_SESSION": "s1", "TRIES": "2"}}
-    assert answer.path == "/channels/gtx-ari-1;2/answer"
-    assert record.query == {"name": "r1", "format": "wav", "maxDurationSeconds": "2",
-                            "beep": "true", "terminateOn": "#,*"}
-    assert record.body is None
-    assert var.query == {"variable": "A", "value": "x"}
-
-
-@pytest_twisted.ensureDeferred
-async def test_variables_already_wrapped_are_sent_once(ari: FakeARI) -> None:
-    ari.answer("POST", "/channels/create", 200, CHANNEL)
-    link = Link(ari.url)
-    try:
-        await link.start()
-        await link.client.call("channels", "create", endpoint="Local/s@x", app="gtx",
-                               variables={"variables": {"A": "1"}})
-    finally:
-        await link.client.stopService()
-    assert ari.requests[0].body == {"variables": {"A": "1"}}
-
-
-@pytest.mark.parametrize(("status", "body", "error", "message"), [
-    (404, {"message": "Channel not found"}, AriNotFound, "Channel not found"),
-    (409, {"message": "Channel not in Stasis application"}, AriConflict,
-     "Channel not in Stasis application"),
-    (422, {"message": "Recording not found"}, AriUnprocessable, "Recording not found"),
-    (500, {"message": "Internal Server Error"}, AriServerError, "Internal Server Error"),
-    (500, {"error": "Allocation failed"}, AriServerError, "Allocation failed"),
-    (503, "overloaded", AriServerError, "overloaded"),
-])
-@pytest_twisted.ensureDeferred
-async def test_http_errors_become_the_matching_ari_error(
-    ari: FakeARI, status: int, body: Any, error: type[AriHTTPError], message: str
-) -> None:
-    ari.answer("POST", "/channels/no-such/answer", status, body)
-    link = Link(ari.url)
-    try:
-        await link.start()
-        failure = await failure_of(link.client.call("channels", "answer", channelId="no-such"))
-    finally:
-        await link.client.stopService()
-    assert type(failure) is error
-    assert isinstance(failure, AriHTTPError)
-    assert (failure.operation, failure.status, failure.message) == (
-        "channels.answer", status, message)
-
-
-@pytest.mark.parametrize(("resource", "operation", "params", "message"), [
-    ("channel", "answer", {"channelId": "c"}, "no resource 'channel'"),
-    ("channels", "pickUp", {"channelId": "c"}, "'channels' has no operation 'pickUp'"),
-    ("channels", "answer", {"channelId": "c", "loud": True}, "channels.answer has no parameter"
-     " loud"),
-    ("channels", "play", {"channelId": "c"}, "missing required parameter media"),
-    ("channels", "play", {"channelId": "c", "media": {"x": 1}}, "cannot be a dict"),
-    ("channels", "originate", {"endpoint": "e", "variables": ["A"]}, "must be a mapping"),
-    ("events", "eventWebsocket", {"app": "gtx"}, "the event WebSocket"),
-])
-@pytest_twisted.ensureDeferred
-async def test_programming_errors_fail_clearly_before_sending(
-    ari: FakeARI, resource: str, operation: str, params: dict[str, Any], message: str
-) -> None:
-    link = Link(ari.url)
-    try:
-        await link.start()
-        failure = await failure_of(link.client.call(resource, operation, **params))
-    finally:
-        await link.client.stopService()
-    assert type(failure) is AriError
-    assert message in str(failure)
-    assert ari.requests == []
-
-
-def test_a_call_while_disconnected_fails_at_once() -> None:
-    client = ARIClient(name="pbx1", url="http://127.0.0.1:1/", user="gtx", password="p",
-                       clock=Clock())
-    failures: list[Any] = []
-    client.call("channels", "answer", channelId="c").addErrback(failures.append)
-    assert failures[0].check(AriUnavailable)
-    assert "channels.answer: the ARI link to pbx1 is down" in str(failures[0].value)
-    assert client.in_flight == 0
-
-
-@pytest_twisted.ensureDeferred
-async def test_a_call_unanswered_in_time_fails_with_a_timeout(ari: FakeARI) -> None:
-    clock = Clock()
-    ari.held.add("/channels/gtx-ari-1/answer")
-    link = Link(ari.url, clock=clock, call_timeout=3.0)
-    try:
-        await link.start()
-        call = link.client.call("channels", "answer", channelId="gtx-ari-1")
-        assert link.client.in_flight == 1
-        clock.advance(2.9)
-        assert not call.called
-        clock.advance(0.1)
-        failure = await failure_of(call)
-        assert isinstance(failure, AriTimeout)
-        assert "channels.answer: no answer from pbx1 within 3 s" in str(failure)
-        assert link.client.in_flight == 0
-    finally:
-        await link.client.stopService()
-    assert clock.getDelayedCalls() == []
-
-
-@pytest_twisted.ensureDeferred
-async def test_a_connection_cut_during_a_call_leaves_its_effect_unknown(ari: FakeARI) -> None:
-    ari.cut.add("/channels/gtx-ari-1/answer")
-    link = Link(ari.url)
-    try:
-        await link.start()
-        failure = await failure_of(link.client.call("channels", "answer", channelId="gtx-ari-1"))
-    finally:
-        await link.client.stopService()
-    assert isinstance(failure, AriTimeout)
-    assert "lost before the answer" in str(failure)
 
 
 # -- staying connected --------------------------------------------------------------------------

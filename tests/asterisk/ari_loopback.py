@@ -1,4 +1,5 @@
-"""A small ARI server for the link's tests (aiohttp, 127.0.0.1, port 0).
+"""A small ARI server for the link's tests (aiohttp, 127.0.0.1, port 0), and a harness
+around the link under test (:class:`Link`).
 
 It serves what a real Asterisk serves to a connecting client: ``resources.json`` and the
 Swagger listings of ``gtx/testing/ari_api_docs`` with ``basePath`` pointing at itself (Asterisk
@@ -6,22 +7,32 @@ rewrites it from the Host header), the event WebSocket of ``/ari/events`` (check
 ``api_key=user:password`` and ``app``), and REST answers set by the test. Every request is
 recorded; control handles push events, drop the WebSocket, refuse it, or hold requests
 unanswered.
+
+Every wait of the harness is bounded (:data:`WAIT`): a broken link fails a test, never hangs it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
 from aiohttp import WSMsgType, web
+from twisted.internet import reactor
 from twisted.internet.defer import Deferred
+from twisted.logger import Logger, formatEvent
 
 import gtx.testing
+from gtx.asterisk.ari_link import ARIClient
 
 DOCS = Path(gtx.testing.__file__).parent / "ari_api_docs"
+#: Bound on every wait of these tests on real sockets (they take milliseconds).
+WAIT = 10.0
+CHANNEL = {"id": "gtx-ari-1", "name": "Local/wait@gtx-test-00000001;1", "state": "Up"}
+STASIS_START = {"type": "StasisStart", "args": ["ivr", "http://x/RPC2"], "channel": CHANNEL,
+                "application": "gtx"}
 
 
 def aio(coro: Coroutine[Any, Any, Any]) -> Deferred[Any]:
@@ -184,3 +195,96 @@ class FakeARI:
 
 def _json(status: int, body: Any) -> web.Response:
     return web.Response(status=status, text=json.dumps(body), content_type="application/json")
+
+
+# -- the link under test ----------------------------------------------------------------------
+
+
+class Link:
+    """An ARIClient plus what a test watches: on_ready firings, retry delays asked for, logs."""
+
+    def __init__(self, url: str, *, password: str = "gtxsecret", clock: Any = reactor,
+                 delays: Callable[[int], float] | None = None, **kwargs: Any) -> None:
+        self.attempts: list[int] = []
+        self.logs: list[dict[str, Any]] = []
+        self.ready_count = 0
+        self._ready_waiters: list[Deferred[None]] = []
+        self._attempt_waiters: list[tuple[int, Deferred[None]]] = []
+        self._delays = delays or (lambda n: 3600.0)
+        self.client = ARIClient(
+            name="pbx1", url=url, user="gtx", password=password, clock=clock,
+            retry_policy=self._policy, log=Logger(namespace="test", observer=self.logs.append),
+            **kwargs)
+        self.client.on_ready(self._ready)
+
+    def _policy(self, failures: int) -> float:
+        self.attempts.append(failures)
+        for waiter in [w for n, w in self._attempt_waiters if len(self.attempts) >= n]:
+            self._attempt_waiters = [(n, w) for n, w in self._attempt_waiters if w is not waiter]
+            reactor.callLater(0, waiter.callback, None)  # once the retry is scheduled
+        return self._delays(failures)
+
+    def _ready(self) -> None:
+        self.ready_count += 1
+        waiters, self._ready_waiters = self._ready_waiters, []
+        for waiter in waiters:  # after the other on_ready handlers
+            reactor.callLater(0, waiter.callback, None)
+
+    def ready(self) -> Deferred[None]:
+        """Fires at the next on_ready (fails after WAIT seconds: a broken link fails the test,
+        never hangs it)."""
+        d: Deferred[None] = Deferred()
+        self._ready_waiters.append(d)
+        return d.addTimeout(WAIT, reactor)
+
+    def failures(self, count: int) -> Deferred[None]:
+        """Fires once the retry policy has been asked ``count`` times in all."""
+        d: Deferred[None] = Deferred()
+        if len(self.attempts) >= count:
+            d.callback(None)
+        else:
+            self._attempt_waiters.append((count, d))
+        return d.addTimeout(WAIT, reactor)
+
+    async def start(self) -> None:
+        ready = self.ready()
+        self.client.startService()
+        try:
+            await ready
+        except BaseException:
+            await self.client.stopService()
+            raise
+
+    def messages(self, level: str) -> list[str]:
+        """The texts logged by the link at ``level`` (``warn``, ``error`` …)."""
+        return [formatEvent(e) for e in self.logs if e["log_level"].name == level]
+
+
+def next_event(client: ARIClient) -> Deferred[dict[str, Any]]:
+    """Fires with the next event once its dispatch is over (every handler has had it)."""
+    d: Deferred[dict[str, Any]] = Deferred()
+    stop = client.events.on_every(lambda e: (stop(), reactor.callLater(0, d.callback, dict(e))))
+    return d.addTimeout(WAIT, reactor)
+
+
+async def failure_of(d: Deferred[Any]) -> BaseException:
+    try:
+        await d
+    except BaseException as e:
+        return e
+    raise AssertionError("the call succeeded")
+
+
+async def closed(ari: FakeARI, count: int) -> None:
+    """Wait (a bounded number of loop turns, no sleep) until the server has seen ``count``
+    WebSockets closed: it finishes its side of a close just after the client."""
+    for _ in range(100):
+        if ari.closed_sockets >= count:
+            break
+        await aio(asyncio.sleep(0))
+    assert ari.closed_sockets == count
+
+
+def link_timers(client: ARIClient) -> list[Any]:
+    return [c for c in reactor.getDelayedCalls()
+            if getattr(c.func, "__self__", None) is client]
