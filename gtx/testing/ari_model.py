@@ -200,10 +200,16 @@ class ARIChannel:
 class ARIFault(Exception):
     """An error answer of a REST operation: ``{"message": …}`` with ``status``."""
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, key: str = "message") -> None:
         super().__init__(message)
         self.status = status
         self.message = message
+        self.key = key  # ast_ari_response_alloc_failed answers {"error": …}
+
+    @property
+    def body(self) -> JSON:
+        """The JSON answer."""
+        return {self.key: self.message}
 
 
 @dataclass

@@ -188,6 +188,7 @@ def make_channels(call: RestCall, endpoint: str, resource: str,
     """Request the channel(s) of ``endpoint`` (409 for a taken id, 500 when a non-Local
     endpoint cannot be reached), set the variables and subscribe ``app``."""
     server, calls = call.server, call.server.calls
+    variables = _variables(call)
     channel_id = call.get("channelId") or server.asterisk.new_uniqueid()
     other_id = call.get("otherChannelId") or (f"{channel_id};2" if call.get("channelId")
                                               else server.asterisk.new_uniqueid())
@@ -195,8 +196,7 @@ def make_channels(call: RestCall, endpoint: str, resource: str,
     if calls.exists(channel_id) or (local and calls.exists(other_id)):
         raise ARIFault(409, "Channel with given unique ID already exists")
     if destination.outcome == "CHANUNAVAIL" and not local:
-        raise ARIFault(500, "Allocation failed")
-    variables = _variables(call)
+        raise ARIFault(500, "Allocation failed", key="error")
     number = server.asterisk.new_channel_number()
     inner = None
     if local:

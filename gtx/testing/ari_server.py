@@ -363,7 +363,7 @@ class EmulatedARIServer:
         try:
             status, reply = handler(RestCall(self, nickname, path_params, params))
         except ARIFault as e:
-            status, reply = e.status, {"message": e.message}
+            status, reply = e.status, e.body
         except Exception:
             _log.failure("the emulated ARI failed on {operation}", operation=operation)
             status, reply = 500, {"message": "Internal Server Error"}
