@@ -10,15 +10,24 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 import pytest_twisted
+from twisted.internet import reactor
 from twisted.internet.defer import Deferred
 from twisted.internet.task import Clock
 
-from gtx.asterisk.ari_api import AriTimeout, AriUnavailable
+from gtx.asterisk.ari_api import AriNotFound, AriTimeout, AriUnavailable
 from gtx.asterisk.ari_link import ARIClient
+from gtx.testing import (
+    CallSpec,
+    EmulatedARIServer,
+    EmulatedAsterisk,
+    check_against_listings,
+    run_until,
+)
 from tests.asterisk.ari_loopback import (
     CHANNEL,
     STASIS_START,
@@ -295,3 +304,80 @@ async def test_a_link_can_be_started_again_after_a_stop(ari: FakeARI) -> None:
     finally:
         await link.client.stopService()
     await closed(ari, 2)
+
+
+# -- over the emulated Asterisk -----------------------------------------------------------------
+
+
+async def _registered(server: EmulatedARIServer, app: str = "gtx") -> None:
+    """The server registers the application just after the client's upgrade is done."""
+    for _ in range(100):
+        if server.app_connected(app):
+            return
+        await aio(asyncio.sleep(0))
+    raise AssertionError(f"{app} never registered")
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_stasis_call_on_the_emulated_asterisk(tmp_path: Path) -> None:
+    clock = Clock()
+    server = EmulatedARIServer(EmulatedAsterisk(clock), recording_dir=tmp_path / "recordings")
+    await server.start()
+    link = Link(server.url)
+    got: list[Any] = []
+
+    def started(event: dict[str, Any]) -> None:
+        channel = event["channel"]["id"]
+        d = link.client.call("channels", "answer", channelId=channel)
+        d.addCallback(lambda _: link.client.call(
+            "channels", "setChannelVar", channelId=channel, variable="GTX_STATUS",
+            value="RUNNING"))
+        d.addCallback(lambda _: link.client.call(
+            "channels", "getChannelVar", channelId=channel, variable="GTX_STATUS"))
+        d.addBoth(got.append)
+
+    link.client.events.on_stasis_start(started)
+    try:
+        await link.start()
+        await _registered(server)
+        assert "system" in await link.client.call("asterisk", "getInfo")
+        spec = CallSpec(channel="PJSIP/alice-00000001", uniqueid="1795304604.1",
+                        context="gtx", extension="menu", priority=2)
+        record = await run_until(server.stasis_call(spec, "wait 2; hangup", args=["menu"]),
+                                 clock=clock, reactor=reactor, server=server,
+                                 links=[link.client])
+        assert got == [{"value": "RUNNING"}]
+        assert record.variables["GTX_STATUS"] == "RUNNING"
+        assert record.hangup_source == "caller"
+        missing = await failure_of(link.client.call("channels", "answer", channelId="no-such"))
+        assert isinstance(missing, AriNotFound)
+        assert missing.message == "Channel not found"
+        assert check_against_listings(server.requests) == []
+    finally:
+        await link.client.stopService()
+        await server.stop()
+
+
+@pytest_twisted.ensureDeferred
+async def test_the_emulated_asterisk_going_away_and_coming_back(tmp_path: Path) -> None:
+    server = EmulatedARIServer(EmulatedAsterisk(Clock()), recording_dir=tmp_path / "rec")
+    await server.start()
+    # The first retry at once, the next ones after a tiny real delay (the server is back soon).
+    link = Link(server.url, delays=lambda n: 0.0 if n == 1 else 0.02)
+    try:
+        await link.start()
+        await _registered(server)
+        await server.refuse_connections(True)
+        await link.failures(2)
+        assert not link.client.connected
+        assert link.client.last_error.startswith("cannot connect: ")
+        back = link.ready()
+        await server.refuse_connections(False)
+        await back
+        await _registered(server)
+        assert link.client.connected
+        assert await link.client.call("channels", "list") == []
+    finally:
+        await link.client.stopService()
+        await server.stop()
+    assert link_timers(link.client) == []
