@@ -101,9 +101,9 @@ class ARIClient(Service):
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"[asterisk:{name}] ari_url must be an http:// or https:// URL "
                              f"such as http://127.0.0.1:8088/, not {url!r}")
-        if not app or "," in app or app.startswith("gtx-"):
-            raise ValueError(f"[asterisk:{name}] ari_app {app!r} is not a valid Stasis "
-                             f"application name (no comma, not starting with gtx-)")
+        if not app or "," in app:
+            raise ValueError(f"[asterisk:{name}] ari_app {app!r} is not a Stasis application "
+                             f"name")
         self.name = name
         # Asterisk may be served under a prefix (http.conf): keep the URL a directory.
         self.url = url if url.endswith("/") else url + "/"
@@ -275,7 +275,7 @@ class ARIClient(Service):
         """One connection, from the api-docs to the end of the WebSocket; returns why it
         ended. The HTTP session is closed whatever happens (aiohttp warns otherwise)."""
         http = AriHttpClient(self._host, f"{self._user}:{self._password}",
-                              heartbeat=self._heartbeat, close_timeout=self.call_timeout)
+                             heartbeat=self._heartbeat, close_timeout=self.call_timeout)
         try:
             client = self._client_factory(self.url, http)
             await client.init()

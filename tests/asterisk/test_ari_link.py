@@ -119,7 +119,7 @@ def test_bad_configuration_is_refused() -> None:
     with pytest.raises(ValueError, match="ari_url"):
         ARIClient(name="pbx1", url="127.0.0.1:8088", user="u", password="p", clock=Clock())
     with pytest.raises(ValueError, match="ari_app"):
-        ARIClient(name="pbx1", url="http://h:8088/", user="u", password="p", app="gtx-dial",
+        ARIClient(name="pbx1", url="http://h:8088/", user="u", password="p", app="gtx,menu",
                   clock=Clock())
 
 
