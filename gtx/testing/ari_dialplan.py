@@ -64,8 +64,9 @@ class ARIRun:
         return self.channel.media.variables.get(name, "")
 
     def _check(self) -> None:
-        if self.channel.gone or self.channel.hanging_up:
-            raise ChannelHungUp(self.channel.name)
+        channel = self.channel
+        if channel.gone or channel.hanging_up or channel.media.hung_up:
+            raise ChannelHungUp(channel.name)
 
     def app(self, application: str, data: str = "") -> None:
         """Run an application at the next priority (``ChannelDialplan``)."""
@@ -202,7 +203,7 @@ class ARIDialplan:
                              channel=channel.name)
             if isinstance(result, Failure) and result.check(LeftForElsewhere):
                 return
-            if not channel.gone and not channel.hanging_up:
+            if not (channel.gone or channel.hanging_up or channel.media.hung_up):
                 self.server.calls.hangup(channel, 16, source="dialplan")
 
         Deferred.fromCoroutine(routine(run)).addBoth(ended)
