@@ -39,6 +39,7 @@ from gtx.asterisk.ari_channel import (
     ARIChannel,
     ARILimits,
     IdFactory,
+    channel_missing,
     new_object_id,
 )
 from gtx.asterisk.ari_events import Event, stasis_args
@@ -94,6 +95,8 @@ class StasisRunner:
         self._driven: dict[str, ARIChannel] = {}
         self._restarts: dict[str, int] = {}
         self._headed_for: dict[str, tuple[str, str, int] | None] = {}
+        # Channels given back to the dialplan: a listing taken before that must not adopt them.
+        self._released: set[str] = set()
         self._stop: list[Callable[[], None]] = []
         self._resyncing = False
         self._again = False
@@ -194,12 +197,15 @@ class StasisRunner:
             await self._continue(channel.id, None)
         elif not channel.hung_up:
             await self._continue(channel.id, channel.transfer_target)
+        else:
+            self._released.add(channel.id)
         self._restarts.pop(channel.id, None)
 
     async def _continue(self, channel_id: str, where: tuple[str, str, int] | None) -> None:
         params: dict[str, Any] = {"channelId": channel_id}
         if where is not None:
             params.update(context=where[0], extension=where[1], priority=where[2])
+        self._released.add(channel_id)
         try:
             await self.link.call("channels", "continueInDialplan", **params)
         except AriNotFound:
@@ -208,6 +214,7 @@ class StasisRunner:
         except AriError as e:
             self.log.warn("ARI {server}: cannot continue {channel} in the dialplan: {error}",
                           server=self.link.name, channel=channel_id, error=e)
+            self._released.discard(channel_id)
             self._headed_for[channel_id] = where  # the next resync tries again
         else:
             self._headed_for.pop(channel_id, None)
@@ -250,9 +257,10 @@ class StasisRunner:
             del self._restarts[gone]
         for gone in set(self._headed_for) - set(present):
             del self._headed_for[gone]
+        self._released &= set(present)
         for channel_id, channel_json in present.items():
             args = self._stasis_args_of(channel_json)
-            if args is None or channel_id in self._driven:
+            if args is None or channel_id in self._driven or channel_id in self._released:
                 continue
             if args[:1] != [EXEC_RETURN] and args and args[0].startswith(INTERNAL_ARG_PREFIX):
                 continue  # a dial leg, a dialer call, a snoop channel: not a session
@@ -284,7 +292,9 @@ class StasisRunner:
         try:
             answer = await self.link.call("channels", "getChannelVar", channelId=channel_id,
                                           variable="GTX_STATUS")
-        except AriNotFound:
+        except AriNotFound as e:
+            if channel_missing(e):
+                return  # gone since it was listed
             answer = None
         except AriError as e:
             self.log.warn("ARI {server}: cannot read the state of {channel}: {error}",

@@ -13,7 +13,7 @@ from twisted.internet.defer import Deferred, succeed
 from gtx.asterisk.ari_api import AriUnavailable
 from gtx.asterisk.ari_channel import ARIChannel
 from gtx.asterisk.ari_stasis import LOST, REFUSED, StasisRunner
-from gtx.channel import Channel, ChannelHangup
+from gtx.channel import Channel, ChannelGone, ChannelHangup
 from gtx.ivr import session as ivr_session
 from tests.asterisk.scripted_ari import (
     ScriptedLink,
@@ -154,7 +154,7 @@ def test_a_lost_session_waits_for_the_link_then_resumes(r: Runner) -> None:
     assert r.channel().id == "c1"
     assert r.link.made("channels.getChannelVar")[-2] == {"channelId": "c1",
                                                          "variable": "GTX_STATUS"}
-    assert waiting.called
+    failure(waiting, ChannelGone)
 
 
 def test_a_resync_marks_channels_that_are_gone_hung_up(r: Runner) -> None:

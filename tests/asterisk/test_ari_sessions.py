@@ -1,0 +1,91 @@
+"""IVR sessions over ARI end to end: the emulated ARI server, the real ARIClient over loopback,
+the StasisRunner and the IvrEngine, on one Clock."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest_twisted
+
+from tests.asterisk.ari_emulated import stack
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_session_answers_plays_reads_and_hangs_up(tmp_path: Path) -> None:
+    s = await stack(tmp_path)
+    s.answer("menu.start", {"actions": [
+        {"action": "answer"},
+        {"action": "play", "files": ["hello-world"]},
+        {"action": "read", "prompt": ["press-1"], "max_digits": 2, "timeout": 5},
+    ], "next": "step2"})
+    s.answer("step2", {"actions": [{"action": "hangup"}]})
+    record = await s.call("wait 3; press 4; press 2")
+    step2 = s.requests()[1]
+    assert step2["result"]["status"] == "ok"
+    assert step2["result"]["digits"] == "42"
+    assert step2["channel"] == "PJSIP/alice-00000001"
+    assert step2["uniqueid"] == "1795304604.1"
+    assert step2["asterisk"] == "pbx1"
+    assert record.played[:1] == ["hello-world"]
+    assert record.variables["GTX_STATUS"] == "DONE"
+    assert record.hangup_source == "ari"
+    assert [o.status for o in s.engine.outcomes] == ["DONE"]
+    await s.close()
+
+
+@pytest_twisted.ensureDeferred
+async def test_end_continue_and_transfer_give_the_channel_back_to_the_dialplan(
+        tmp_path: Path) -> None:
+    s = await stack(tmp_path)
+    s.answer("menu.start", {"actions": [{"action": "answer"}], "end": "continue"})
+    s.answer("sales.start", {"actions": [
+        {"action": "transfer", "context": "sales", "extension": "100", "priority": 1}]})
+    first = await s.call("wait 30")
+    second = await s.call("wait 30", args=("sales",), uniqueid="1795304604.2")
+    assert first.continued_at == ("gtx", "menu", 3)  # the priority after Stasis()
+    assert first.variables["GTX_STATUS"] == "DONE"
+    assert second.continued_at == ("sales", "100", 1)
+    assert [o.status for o in s.engine.outcomes] == ["DONE", "DONE"]
+    assert s.runner.active == 0
+    await s.close()
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_url_app_from_the_stasis_arguments(tmp_path: Path) -> None:
+    s = await stack(tmp_path)
+    s.answer("shop.start", {"actions": [{"action": "hangup"}]})
+    await s.call(None, args=("ivr", "http://shop.example/RPC2", "shop.start", "vip"))
+    assert s.ws.calls[0].url == "http://shop.example/RPC2"
+    assert s.requests()[0]["args"] == ["vip"]
+    await s.close()
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_draining_engine_leaves_the_channel_to_the_dialplan(tmp_path: Path) -> None:
+    s = await stack(tmp_path)
+    s.engine.stop_accepting()
+    record = await s.call("wait 30")
+    assert record.continued_at == ("gtx", "menu", 3)
+    assert "GTX_STATUS" not in record.variables
+    assert s.ws.calls == []
+    assert s.operations() == ["channels.list", "channels.continueInDialplan"]
+    await s.close()
+
+
+@pytest_twisted.ensureDeferred
+async def test_the_caller_hanging_up_during_a_read(tmp_path: Path) -> None:
+    s = await stack(tmp_path)
+    s.answer("menu.start", {"actions": [
+        {"action": "read", "prompt": ["hello-world"], "max_digits": 4, "timeout": 10}],
+        "next": "step2"})
+    s.answer("menu.hangup", {})
+    record = await s.call("wait 3; press 1; wait 1; hangup")
+    assert s.ws.methods() == ["menu.start", "menu.hangup"]
+    final = s.requests()[-1]["result"]
+    assert final["status"] == "hangup"
+    assert [o.status for o in s.engine.outcomes] == ["HANGUP"]
+    assert record.hangup_source == "caller"
+    # ARI cannot write to a destroyed channel: GTX_STATUS keeps its last value there.
+    assert record.variables["GTX_STATUS"] == "RUNNING"
+    assert record.continued_at is None
+    await s.close()
