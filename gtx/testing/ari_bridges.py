@@ -2,10 +2,10 @@
 
 Mixing (or holding) bridges created by ID; channels in Stasis join and leave them with
 ``ChannelEnteredBridge``/``ChannelLeftBridge``; ``BridgeCreated``/``BridgeDestroyed`` go to the
-applications subscribed to the bridge, the other bridge events also to the applications of the
-channels in it. A channel that hangs up (or leaves Stasis) leaves its bridge and the others stay
-there, in Stasis, as on ARI. Bridged channels hear each other: a recording of one hears what
-the others say.
+applications subscribed to the bridge (an application whose channel joins it is subscribed, as
+on ARI), the other bridge events also to the applications of the channels in it. A channel that
+hangs up (or leaves Stasis) leaves its bridge and the others stay there, in Stasis, as on ARI.
+Bridged channels hear each other: a recording of one hears what the others say.
 """
 
 from __future__ import annotations
@@ -78,6 +78,7 @@ class ARIBridges:
         self.server.recordings.flush(channel, *bridge.channels)
         bridge.channels.append(channel)
         channel.bridge = bridge
+        bridge.subscribers |= self._apps_of(channel)  # as ARI subscribes the app to it
         channel.media.note("media", f"joins bridge {bridge.id}")
         self._emit(bridge, event("ChannelEnteredBridge", self._ts(),
                                  ("bridge", bridge.to_json()), ("channel", channel.to_json())))

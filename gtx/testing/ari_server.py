@@ -63,7 +63,6 @@ from gtx.testing.ari_model import (
     Handler,
     RestCall,
     ari_timestamp,
-    event,
 )
 from gtx.testing.ari_originate import HANDLERS as ORIGINATE_HANDLERS
 from gtx.testing.ari_recording import HANDLERS as RECORDING_HANDLERS
@@ -130,6 +129,8 @@ class EmulatedARIServer:
     ``recording_dir`` is Asterisk's recording spool (ARI recording names are relative to it),
     a new temporary directory when None. ``ivr_via``/``ari_apps`` model how ``[gtx-dialer]``
     hands an answered call to the IVR: ``Stasis(APP)`` tried on each of ``ari_apps`` in turn.
+    ``request_log``, when given, gets every request too: a test session can check all the
+    requests of all its servers with :func:`~gtx.testing.ari_listings.check_against_listings`.
     """
 
     def __init__(
@@ -144,6 +145,7 @@ class EmulatedARIServer:
         asterisk_id: str = ASTERISK_ID,
         ivr_via: str = "ari",
         ari_apps: Sequence[str] = ("gtx",),
+        request_log: list[ARIRequest] | None = None,
     ) -> None:
         if asterisk.time_scale <= 0:
             raise ValueError("the ARI emulator needs paced time: time_scale must be positive")
@@ -160,6 +162,8 @@ class EmulatedARIServer:
         self.channels: dict[str, ARIChannel] = {}
         #: Every request received, in order.
         self.requests: list[ARIRequest] = []
+        #: Where every request is logged as well (a test session's log, say).
+        self.request_log = request_log
         #: The record of every channel gone, in order.
         self.records: list[ARICallRecord] = []
         #: Events written to WebSockets so far.
@@ -330,22 +334,27 @@ class EmulatedARIServer:
             return _json(401, {"message": "Authentication required"},
                          {"WWW-Authenticate": 'Basic realm="Asterisk REST Interface"'})
         if path.startswith("/api-docs/"):
-            self.requests.append(ARIRequest(request.method, path, None, dict(query), 200))
+            self._log(ARIRequest(request.method, path, None, dict(query), 200))
             return self._api_docs(path)
         try:
             op, path_params = match(request.method, path_segments(path))
             body = await _body(request)
             params = parse_params(op, query, body)
         except ListingError as e:
-            self.requests.append(ARIRequest(request.method, path, None, dict(query), e.status))
+            self._log(ARIRequest(request.method, path, None, dict(query), e.status))
             return _json(e.status, {"message": e.message})
         if op.name == "events.eventWebsocket":
-            self.requests.append(ARIRequest(request.method, path, op.name, params, 101))
+            self._log(ARIRequest(request.method, path, op.name, params, 101))
             return await self._websocket(request, params)
         status, reply = self._run(op.name, op.nickname, request.method, path, path_params,
                                   params)
-        self.requests.append(ARIRequest(request.method, path, op.name, params, status))
+        self._log(ARIRequest(request.method, path, op.name, params, status))
         return _json(status, reply)
+
+    def _log(self, request: ARIRequest) -> None:
+        self.requests.append(request)
+        if self.request_log is not None:
+            self.request_log.append(request)
 
     def _run(self, operation: str, nickname: str, method: str, path: str,
              path_params: dict[str, str], params: dict[str, Any]) -> tuple[int, Any]:
@@ -444,15 +453,13 @@ class EmulatedARIServer:
         self.dialplan.stasis_from_dialplan(channel, app, list(args))
         return channel.finished
 
-    def channel_event(self, channel: ARIChannel, kind: str, *fields: tuple[str, Any]) -> None:
-        """Send an event of ``kind`` about ``channel`` (for tests of event handling)."""
-        self.calls.emit(channel, event(kind, self.calls.ts(channel), *fields,
-                                       ("channel", channel.to_json())))
-
 
 def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> web.Response:
     if body is None:
         return web.Response(status=status, headers=headers)
+    if isinstance(body, bytes):  # a stored recording's file
+        return web.Response(status=status, body=body, content_type="audio/wav",
+                            headers=headers)
     text = body if isinstance(body, str) else json.dumps(body, separators=(",", ":"))
     return web.Response(status=status, text=text, content_type="application/json",
                         headers=headers)

@@ -17,7 +17,13 @@ from twisted.internet.defer import Deferred
 from twisted.internet.task import Clock
 
 from gtx.asterisk.ari_events import EventRouter
-from gtx.testing import DialDestination, EmulatedARIServer, EmulatedAsterisk, run_until
+from gtx.testing import (
+    DialDestination,
+    EmulatedARIServer,
+    EmulatedAsterisk,
+    check_against_listings,
+    run_until,
+)
 
 TRANSCRIPTS = Path(__file__).parent.parent / "fixtures" / "asterisk" / "transcripts"
 
@@ -123,12 +129,16 @@ class Rig:
     client: RawARI
 
     def run(self, d: Deferred[Any], **kwargs: Any) -> Deferred[Any]:
-        return run_until(d, clock=self.clock, reactor=reactor, server=self.server,
-                         links=[self.client], **kwargs)
+        kwargs.setdefault("links", [self.client])
+        return run_until(d, clock=self.clock, reactor=reactor, server=self.server, **kwargs)
 
-    async def close(self) -> None:
+    async def close(self, *, conforming: bool = True) -> None:
+        """Stop; with ``conforming``, check that every request was a declared operation
+        with declared parameters (tests of bad requests say ``conforming=False``)."""
         await self.client.close()
         await self.server.stop()
+        if conforming:
+            assert check_against_listings(self.server.requests) == []
 
 
 async def rig(tmp_path: Path, *, connect: bool = True, apps: str = "gtx",

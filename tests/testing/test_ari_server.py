@@ -137,7 +137,7 @@ async def test_errors_not_found_not_in_stasis_and_bad_requests(tmp_path: Path) -
         "GET /nothing/here: Resource not found",
         "PUT /channels: Invalid method",
     ]
-    await r.close()
+    await r.close(conforming=False)
 
 
 @pytest_twisted.ensureDeferred
