@@ -23,19 +23,13 @@ Test controls (like a mock server's control handles): :meth:`fail_next`,
 
 from __future__ import annotations
 
-import asyncio
-import base64
-import binascii
 import itertools
-import json
-import re
 import tempfile
-from collections.abc import Coroutine, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from aiohttp import WSMsgType, web
+from aiohttp import web
 from twisted.internet.defer import Deferred
 from twisted.logger import Logger
 
@@ -43,14 +37,13 @@ from gtx.testing.ari_bridges import HANDLERS as BRIDGE_HANDLERS
 from gtx.testing.ari_bridges import ARIBridges
 from gtx.testing.ari_calls import ARICalls
 from gtx.testing.ari_dialplan import ARIDialplan
+from gtx.testing.ari_http import Faults, api_docs, authorized, json_response, read_body, run_on_loop
 from gtx.testing.ari_listings import (
     ARIRequest,
     ListingError,
-    declaration,
     match,
     parse_params,
     path_segments,
-    resources_json,
 )
 from gtx.testing.ari_media import HANDLERS as MEDIA_HANDLERS
 from gtx.testing.ari_media import ARIMedia
@@ -65,9 +58,10 @@ from gtx.testing.ari_model import (
     ari_timestamp,
 )
 from gtx.testing.ari_originate import HANDLERS as ORIGINATE_HANDLERS
-from gtx.testing.ari_recording import HANDLERS as RECORDING_HANDLERS
 from gtx.testing.ari_recording import ARIRecordings
+from gtx.testing.ari_recording_rest import HANDLERS as RECORDING_HANDLERS
 from gtx.testing.ari_rest import HANDLERS as REST_HANDLERS
+from gtx.testing.ari_websocket import EventSockets
 from gtx.testing.caller import ScriptedCaller
 from gtx.testing.pbx import CallSpec, EmulatedAsterisk
 
@@ -76,51 +70,6 @@ HANDLERS: dict[str, Handler] = {
     **REST_HANDLERS, **MEDIA_HANDLERS, **RECORDING_HANDLERS, **ORIGINATE_HANDLERS,
     **BRIDGE_HANDLERS,
 }
-
-
-@dataclass
-class _Fault:
-    nickname: str | None  # "record" or "channels.record"
-    method: str | None
-    pattern: re.Pattern[str] | None
-    status: int
-    body: Any
-    times: int
-
-    def matches(self, operation: str, method: str, path: str) -> bool:
-        if self.nickname is not None:
-            return self.nickname in (operation, operation.split(".", 1)[1])
-        assert self.pattern is not None
-        return method == self.method and self.pattern.fullmatch(path) is not None
-
-
-class _EventSocket:
-    """One ``/ari/events`` WebSocket: its applications and an ordered writer."""
-
-    def __init__(self, server: EmulatedARIServer, ws: web.WebSocketResponse,
-                 apps: list[str]) -> None:
-        self.server = server
-        self.ws = ws
-        self.apps = apps
-        self.queue: asyncio.Queue[str | None] = asyncio.Queue()
-        self.writer = asyncio.ensure_future(self._write())
-
-    def send(self, message: JSON) -> None:
-        self.queue.put_nowait(json.dumps(message, separators=(",", ":")))
-
-    async def _write(self) -> None:
-        while True:
-            text = await self.queue.get()
-            if text is None or self.ws.closed:
-                return
-            try:
-                await self.ws.send_str(text)
-            except (ConnectionError, RuntimeError):
-                return  # the socket went away under us: the rest is lost, as on Asterisk
-            self.server.events_sent += 1
-
-    def close(self) -> None:
-        self.queue.put_nowait(None)
 
 
 class EmulatedARIServer:
@@ -175,10 +124,8 @@ class EmulatedARIServer:
         self.recordings = ARIRecordings(self)
         self.bridges = ARIBridges(self)
         self.dialplan = ARIDialplan(self)
-        self._sockets: list[_EventSocket] = []
-        self._apps: dict[str, _EventSocket] = {}
-        self._faults: list[_Fault] = []
-        self._closing: set[asyncio.Future[bool]] = set()
+        self.sockets = EventSockets(self)
+        self.faults = Faults()
         self._ids = itertools.count(1)
         self._epoch0 = asterisk.epoch()
         self._clock0 = asterisk.clock.seconds()
@@ -207,7 +154,7 @@ class EmulatedARIServer:
 
     def start(self) -> Deferred[None]:
         """Listen (port 0: a free one; :attr:`port` says which)."""
-        return _deferred(self._start())
+        return run_on_loop(self._start())
 
     async def _start(self) -> None:
         app = web.Application()
@@ -227,7 +174,7 @@ class EmulatedARIServer:
 
     def stop(self) -> Deferred[None]:
         """Close every connection and stop listening."""
-        return _deferred(self._stop())
+        return run_on_loop(self._stop())
 
     async def _stop(self) -> None:
         self.drop_websockets()
@@ -238,7 +185,7 @@ class EmulatedARIServer:
     def refuse_connections(self, refuse: bool = True) -> Deferred[None]:
         """``True``: stop listening and close every connection (ARI unreachable);
         ``False``: listen again on the same port."""
-        return _deferred(self._refuse(refuse))
+        return run_on_loop(self._refuse(refuse))
 
     async def _refuse(self, refuse: bool) -> None:
         if self._runner is None:
@@ -257,63 +204,20 @@ class EmulatedARIServer:
 
     def app_connected(self, app: str) -> bool:
         """Whether a WebSocket has registered the application ``app``."""
-        return app in self._apps
+        return self.sockets.connected(app)
 
     @property
     def connected_apps(self) -> list[str]:
         """The applications registered now."""
-        return sorted(self._apps)
+        return self.sockets.apps
 
     def send_event(self, message: JSON, apps: Iterable[str]) -> int:
-        """Send ``message`` to each application's WebSocket (adding ``asterisk_id`` and
-        ``application``); an application with no WebSocket loses it. Returns how many
-        applications it went to."""
-        sent = 0
-        for app in sorted(set(apps)):
-            socket = self._apps.get(app)
-            if socket is not None:
-                socket.send({**message, "asterisk_id": self.asterisk_id, "application": app})
-                sent += 1
-        return sent
+        """Send ``message`` to each application's WebSocket; how many it went to."""
+        return self.sockets.send(message, apps)
 
     def drop_websockets(self) -> None:
         """Close every event WebSocket now (a mid-call drop): their applications are gone."""
-        sockets, self._sockets = self._sockets, []
-        self._apps.clear()
-        for socket in sockets:
-            socket.close()
-            closing = asyncio.ensure_future(socket.ws.close())
-            self._closing.add(closing)
-            closing.add_done_callback(self._closing.discard)
-
-    async def _websocket(self, request: web.Request, params: dict[str, Any]) -> web.StreamResponse:
-        ws = web.WebSocketResponse()
-        await ws.prepare(request)
-        socket = _EventSocket(self, ws, list(params["app"]))
-        self._sockets.append(socket)
-        for app in socket.apps:
-            previous = self._apps.get(app)
-            if previous is not None and previous is not socket:
-                previous.send({"type": "ApplicationReplaced",
-                               "timestamp": ari_timestamp(self.epoch()),
-                               "asterisk_id": self.asterisk_id, "application": app})
-                previous.apps.remove(app)
-            self._apps[app] = socket
-        try:
-            async for message in ws:
-                if message.type == WSMsgType.ERROR:
-                    break  # events only go one way: anything the client sends is ignored
-        finally:
-            self._forget(socket)
-        return ws
-
-    def _forget(self, socket: _EventSocket) -> None:
-        socket.close()
-        if socket in self._sockets:
-            self._sockets.remove(socket)
-        for app in socket.apps:
-            if self._apps.get(app) is socket:
-                del self._apps[app]
+        self.sockets.drop()
 
     # -- REST ----------------------------------------------------------------------------------
 
@@ -327,29 +231,29 @@ class EmulatedARIServer:
     async def _respond(self, request: web.Request) -> web.StreamResponse:
         raw_path = request.rel_url.raw_path
         if not (raw_path == "/ari" or raw_path.startswith("/ari/")):
-            return _json(404, {"message": "Not found"})
+            return json_response(404, {"message": "Not found"})
         path = raw_path[len("/ari"):] or "/"
         query = [(k, v) for k, v in request.query.items() if k != "api_key"]
-        if not self._authorized(request):
-            return _json(401, {"message": "Authentication required"},
+        if not authorized(request, self.user, self.password):
+            return json_response(401, {"message": "Authentication required"},
                          {"WWW-Authenticate": 'Basic realm="Asterisk REST Interface"'})
         if path.startswith("/api-docs/"):
             self._log(ARIRequest(request.method, path, None, dict(query), 200))
-            return self._api_docs(path)
+            return api_docs(path, f"http://{self.host}:{self.port}/ari")
         try:
             op, path_params = match(request.method, path_segments(path))
-            body = await _body(request)
+            body = await read_body(request)
             params = parse_params(op, query, body)
         except ListingError as e:
             self._log(ARIRequest(request.method, path, None, dict(query), e.status))
-            return _json(e.status, {"message": e.message})
+            return json_response(e.status, {"message": e.message})
         if op.name == "events.eventWebsocket":
             self._log(ARIRequest(request.method, path, op.name, params, 101))
-            return await self._websocket(request, params)
+            return await self.sockets.serve(request, list(params["app"]))
         status, reply = self._run(op.name, op.nickname, request.method, path, path_params,
                                   params)
         self._log(ARIRequest(request.method, path, op.name, params, status))
-        return _json(status, reply)
+        return json_response(status, reply)
 
     def _log(self, request: ARIRequest) -> None:
         self.requests.append(request)
@@ -358,12 +262,9 @@ class EmulatedARIServer:
 
     def _run(self, operation: str, nickname: str, method: str, path: str,
              path_params: dict[str, str], params: dict[str, Any]) -> tuple[int, Any]:
-        for fault in self._faults:
-            if fault.matches(operation, method, path):
-                fault.times -= 1
-                if fault.times <= 0:
-                    self._faults.remove(fault)
-                return fault.status, fault.body
+        fault = self.faults.take(operation, method, path)
+        if fault is not None:
+            return fault
         handler = HANDLERS.get(operation)
         if handler is None:
             return 501, {"message": f"{operation} is not emulated"}
@@ -380,29 +281,6 @@ class EmulatedARIServer:
             after()
         return status, reply
 
-    def _authorized(self, request: web.Request) -> bool:
-        expected = f"{self.user}:{self.password}"
-        api_key = request.query.get("api_key")
-        if api_key is not None:
-            return api_key == expected
-        header = request.headers.get("Authorization", "")
-        if header.startswith("Basic "):
-            try:
-                return base64.b64decode(header[6:]).decode("utf-8") == expected
-            except (binascii.Error, UnicodeDecodeError):
-                return False
-        return False
-
-    def _api_docs(self, path: str) -> web.Response:
-        base = f"http://{self.host}:{self.port}/ari"
-        name = path[len("/api-docs/"):]
-        if name == "resources.json":
-            return _json(200, resources_json(base))
-        doc = declaration(name.removesuffix(".json"), base) if name.endswith(".json") else None
-        if doc is None:
-            return _json(404, {"message": "Resource not found"})
-        return _json(200, doc)
-
     # -- test controls -------------------------------------------------------------------------
 
     def fail_next(self, target: str | tuple[str, str], status: int = 500,
@@ -411,14 +289,7 @@ class EmulatedARIServer:
         (default ``{"message": "Internal Server Error"}``, the transcript's 500). ``target`` is
         a nickname (``"record"``, ``"channels.record"``) or ``(METHOD, path regex)`` matched
         against the path below ``/ari`` (``("POST", r"/channels/[^/]+/record")``)."""
-        if body is None:
-            body = {"message": "Internal Server Error"}
-        if isinstance(target, str):
-            fault = _Fault(target, None, None, status, body, times)
-        else:
-            method, pattern = target
-            fault = _Fault(None, method.upper(), re.compile(pattern), status, body, times)
-        self._faults.append(fault)
+        self.faults.add(target, status, body, times)
 
     def kick(self, channel_id: str, *, hang_up: bool = False) -> None:
         """The channel leaves Stasis unexpectedly (``StasisEnd``); then it goes on in the
@@ -452,33 +323,3 @@ class EmulatedARIServer:
         self.calls.run_script(channel, caller or ScriptedCaller.silent())
         self.dialplan.stasis_from_dialplan(channel, app, list(args))
         return channel.finished
-
-
-def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> web.Response:
-    if body is None:
-        return web.Response(status=status, headers=headers)
-    if isinstance(body, bytes):  # a stored recording's file
-        return web.Response(status=status, body=body, content_type="audio/wav",
-                            headers=headers)
-    text = body if isinstance(body, str) else json.dumps(body, separators=(",", ":"))
-    return web.Response(status=status, text=text, content_type="application/json",
-                        headers=headers)
-
-
-async def _body(request: web.Request) -> dict[str, Any] | None:
-    if not request.can_read_body:
-        return None
-    text = await request.text()
-    if not text.strip():
-        return None
-    try:
-        body = json.loads(text)
-    except ValueError:
-        raise ListingError(400, "Invalid JSON in the request body") from None
-    if not isinstance(body, dict):
-        raise ListingError(400, "The request body must be a JSON object")
-    return body
-
-
-def _deferred(coroutine: Coroutine[Any, Any, None]) -> Deferred[None]:
-    return Deferred.fromFuture(asyncio.ensure_future(coroutine))
