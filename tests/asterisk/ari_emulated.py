@@ -25,6 +25,7 @@ from gtx.testing import (
     DialDestination,
     EmulatedARIServer,
     EmulatedAsterisk,
+    QueueBehaviour,
     check_against_listings,
     run_until,
 )
@@ -116,9 +117,10 @@ def make_app(name: str, record_dir: str, **changes: Any) -> IvrApp:
 
 
 async def stack(tmp_path: Path, *, destinations: Mapping[str, DialDestination] | None = None,
+                queues: Mapping[str, QueueBehaviour] | None = None,
                 **server_args: Any) -> Stack:
     clock = Clock()
-    asterisk = EmulatedAsterisk(clock, destinations=destinations)
+    asterisk = EmulatedAsterisk(clock, destinations=destinations, queues=queues)
     server = EmulatedARIServer(asterisk, recording_dir=tmp_path / "recordings", **server_args)
     await server.start()
     record_dir = str(server.recording_dir)
@@ -129,8 +131,11 @@ async def stack(tmp_path: Path, *, destinations: Mapping[str, DialDestination] |
     engine = RecordingEngine(clock=clock, webservice=ws, apps=apps, url_app_defaults=url_apps,
                              node="gtx1", metrics=Metrics(), new_session_id=lambda: next(ids))
     engine.outcomes, engine.ended = [], []
+    # The link's own network bounds (connect, call timeouts, retries) run in real time: on the
+    # shared Clock, run_until would move time on while a reconnection is under way (it counts
+    # requests in flight, not connection attempts) and time every attempt out at once.
     link = ARIClient(name="pbx1", url=server.url, user="gtx", password="gtxsecret",
-                     clock=clock, retry_policy=lambda attempt: 0.0)
+                     clock=reactor, retry_policy=lambda attempt: 0.0)
     counter = iter(range(1, 100_000))
     runner = StasisRunner(link, engine, clock, recording_dir=record_dir,
                           ids=lambda kind: f"gtx-{kind}-{next(counter)}")

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest_twisted
 
+from gtx.testing import DialDestination
 from tests.asterisk.ari_emulated import stack
 
 
@@ -88,4 +89,68 @@ async def test_the_caller_hanging_up_during_a_read(tmp_path: Path) -> None:
     # ARI cannot write to a destroyed channel: GTX_STATUS keeps its last value there.
     assert record.variables["GTX_STATUS"] == "RUNNING"
     assert record.continued_at is None
+    await s.close()
+
+
+@pytest_twisted.ensureDeferred
+async def test_say_record_dtmf_and_music(tmp_path: Path) -> None:
+    s = await stack(tmp_path)
+    s.answer("menu.start", {"actions": [
+        {"action": "say", "type": "digits", "value": "42"},
+        {"action": "moh", "seconds": 2},
+        {"action": "dtmf", "digits": "1#"},
+        {"action": "record", "file": "msg-{session}", "max_seconds": 5, "beep": False},
+    ], "next": "step2"})
+    s.answer("step2", {"actions": [{"action": "hangup"}]})
+    record = await s.call("wait 30")
+    result = s.requests()[1]["result"]
+    assert [a["status"] for a in result["actions"]] == ["ok"] * 4
+    recorded = result["actions"][3]
+    assert recorded["reason"] == "timeout"
+    assert recorded["duration"] == 5
+    wav = s.server.recording_dir / "msg-s1.wav"
+    assert recorded["file"] == str(wav)
+    assert wav.stat().st_size > 44
+    assert record.played[:2] == ["digits/4", "digits/2"]
+    assert record.dtmf_sent == "1#"
+    await s.close()
+
+
+@pytest_twisted.ensureDeferred
+async def test_dial_answered_then_busy(tmp_path: Path) -> None:
+    s = await stack(tmp_path, destinations={
+        "PJSIP/100": DialDestination.answer(after=3, talk=7),
+        "PJSIP/200": DialDestination("BUSY", ring_seconds=1)})
+    s.answer("menu.start", {"actions": [
+        {"action": "dial", "target": "PJSIP/100", "timeout": 20, "name": "first"},
+        {"action": "dial", "target": "PJSIP/200", "timeout": 20, "name": "second"},
+    ], "next": "step2"})
+    s.answer("step2", {"actions": [{"action": "hangup"}]})
+    await s.call("wait 60")
+    result = s.requests()[1]["result"]
+    assert (result["first"]["dialstatus"], result["first"]["answered_seconds"],
+            result["first"]["dialed_seconds"]) == ("ANSWER", 7, 10)
+    assert result["second"]["dialstatus"] == "BUSY"
+    assert result["second"]["status"] == "failed"
+    assert s.server.channels == {}  # no leg and no bridge left behind
+    assert not s.server.bridges.bridges
+    await s.close()
+
+
+@pytest_twisted.ensureDeferred
+async def test_exec_goes_to_the_dialplan_and_comes_back(tmp_path: Path) -> None:
+    s = await stack(tmp_path)
+    s.answer("menu.start", {"actions": [
+        {"action": "exec", "application": "Playback", "args": ["hello-world"]},
+        {"action": "exec", "application": "NoSuchApp"},
+    ], "next": "step2"})
+    s.answer("step2", {"actions": [{"action": "hangup"}]})
+    record = await s.call("wait 60")
+    actions = s.requests()[1]["result"]["actions"]
+    assert actions[0] == {"action": "exec", "status": "ok", "value": 0}
+    assert actions[1]["status"] == "failed"
+    assert actions[1]["value"] == -2
+    assert [run[0] for run in record.exec_runs] == ["Playback", "NoSuchApp"]
+    assert record.continues[:1] == [("gtx-ari-exec", "s", 1)]
+    assert [o.status for o in s.engine.outcomes] == ["DONE"]
     await s.close()
