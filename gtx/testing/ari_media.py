@@ -7,8 +7,9 @@ and, when another media follows, ``PlaybackContinuing`` as it ends; the last one
 
 - ``sound:NAME`` — the sound catalogue's length; ``played`` gets ``NAME``;
 - ``digits:123``, ``number:42``, ``characters:ab`` — the files Asterisk says them with
-  (``digits/1``…, ``digits/40 digits/2``, ``letters/a``…), each appended to ``played``, as the
-  FastAGI emulator's SAY commands do;
+  (``digits/1``…, ``digits/40 digits/2``, ``letters/a``…), one after the other, each appended
+  to ``played`` as it starts, as the FastAGI emulator's SAY commands do (a playback stopped
+  half-way has only the files it reached);
 - ``recording:NAME`` — a stored recording, as long as its file; ``played`` gets the URI;
 - ``tone:…`` — plays until stopped; ``played`` gets the URI.
 
@@ -28,7 +29,6 @@ from typing import TYPE_CHECKING, Any
 
 from gtx.testing.ari_model import JSON, ARIChannel, ARIFault, Handler, Reply, RestCall, event
 from gtx.testing.call import character_files, number_files
-from gtx.testing.sounds import SAMPLE_RATE
 from gtx.testing.timeline import Scheduled
 
 if TYPE_CHECKING:
@@ -86,43 +86,53 @@ class ARIMedia:
         playback.state = "playing"
         self._emit(playback, "PlaybackStarted")
         uri = playback.media[playback.index]
-        files, seconds = self._plan(uri)
+        files = self._plan(uri)
         channel.media.note("media", f"plays {uri}")
         if files is None:
             channel.media.note("media", f"missing media {uri}")
             self._finish(playback, "failed")
             return
-        channel.media.played.extend(files)
-        if playback.index == 0:
-            seconds = None if seconds is None else max(seconds - playback.offset, 0.0)
-        if seconds is not None:
-            playback.timer = channel.later(seconds, lambda: self._media_ends(playback))
+        offset = playback.offset if playback.index == 0 else 0.0
+        self._play_file(playback, files, 0, offset)
 
-    def _plan(self, uri: str) -> tuple[list[str] | None, float | None]:
-        """(what ``played`` gets, seconds: None until stopped); (None, None): cannot play."""
+    def _play_file(self, playback: Playback, files: list[tuple[str, float | None]],
+                   index: int, offset: float = 0.0) -> None:
+        """One file of a media after the other: ``played`` gets each as it starts."""
+        playback.timer = None
+        if index == len(files):
+            self._media_ends(playback)
+            return
+        name, seconds = files[index]
+        playback.channel.media.played.append(name)
+        if seconds is not None:  # None: plays until stopped
+            playback.timer = playback.channel.later(
+                max(seconds - offset, 0.0), lambda: self._play_file(playback, files, index + 1))
+
+    def _plan(self, uri: str) -> list[tuple[str, float | None]] | None:
+        """The files of a media with their lengths (None: until stopped), what ``played``
+        gets for each; None when it cannot play."""
         scheme, _, what = uri.partition(":")
         sounds = self.server.asterisk.sounds
         if scheme == "sound":
-            samples = sounds.samples(what)
-            return ([what], samples / SAMPLE_RATE) if samples is not None else (None, None)
+            seconds = sounds.seconds(what)
+            return [(what, seconds)] if seconds is not None else None
         if scheme in ("digits", "number", "characters"):
             if scheme == "number":
                 try:
-                    files = number_files(int(what))
+                    names = number_files(int(what))
                 except ValueError:
-                    return None, None
+                    return None
             else:
-                files = character_files(what)
-            return files, sum((sounds.samples(f) or 0) for f in files) / SAMPLE_RATE
+                names = character_files(what)
+            return [(name, sounds.seconds(name) or 0.0) for name in names]
         if scheme == "tone" and what:
-            return [uri], None
+            return [(uri, None)]
         if scheme == "recording":
             seconds = self.server.recordings.stored_seconds(what)
-            return ([uri], seconds) if seconds is not None else (None, None)
-        return None, None
+            return [(uri, seconds)] if seconds is not None else None
+        return None
 
     def _media_ends(self, playback: Playback) -> None:
-        playback.timer = None
         if playback.index + 1 < len(playback.media):
             playback.state = "continuing"
             self._emit(playback, "PlaybackContinuing")

@@ -140,3 +140,18 @@ async def test_keys_pressed_during_a_playback(tmp_path: Path) -> None:
     assert finished["timestamp"] == "2026-11-21T23:43:25.000+0000"  # 1 s left after the offset
     assert record.digits == "9#"
     await r.close()
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_stopped_say_has_only_the_files_it_reached(tmp_path: Path) -> None:
+    r = await rig(tmp_path)
+    replies: list[Reply] = []
+    _on_start(r, ("POST", "/channels/{id}/play", {"media": "digits:123456", "playbackId": "d"}),
+              replies=replies)
+    # Each digit lasts 0.45 s: at 0.5 s the second one has started.
+    r.clock.callLater(0.5, lambda: r.client.call("DELETE", "/playbacks/d").addCallback(
+        replies.append))
+    record = await r.run(r.server.stasis_call(caller="wait 2; hangup"))
+    assert [reply.status for reply in replies] == [201, 204]
+    assert record.played == ["digits/1", "digits/2"]
+    await r.close()
