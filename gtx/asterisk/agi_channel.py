@@ -156,7 +156,11 @@ class FastAGIChannel:
             return fail(CommandSyntaxError(f"say: kind must be one of {_SAY_KINDS}, got {kind!r}"))
 
         async def say() -> str | None:
-            if kind == "digits":
+            if kind == "digits" and not str(value).isdigit():
+                # SAY DIGITS takes a number only; for * and # SAY ALPHA says the very same
+                # files (digits/N, digits/star, digits/pound) as Asterisk's digit strings.
+                reply = await self.commands.say_alpha(str(value), escape_digits)
+            elif kind == "digits":
                 reply = await self.commands.say_digits(str(value), escape_digits)
             elif kind == "alpha":
                 reply = await self.commands.say_alpha(str(value), escape_digits)
@@ -222,8 +226,8 @@ class FastAGIChannel:
         return self._exec_none("Wait", [_seconds(seconds)], bound)
 
     def send_dtmf(self, digits: str) -> Deferred[None]:
-        """SendDTMF(digits)."""
-        if not digits or any(char not in DTMF_DIGITS for char in digits):
+        """SendDTMF(digits); ``w`` is SendDTMF's half-second pause."""
+        if not digits or any(char not in DTMF_DIGITS + "w" for char in digits):
             return fail(CommandSyntaxError(f"send_dtmf: not DTMF digits: {digits!r}"))
         bound = len(digits) * 1.0 + self._limits.command_timeout
         return self._exec_none("SendDTMF", [digits], bound)

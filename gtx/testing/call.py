@@ -118,6 +118,8 @@ class ActiveCall:
         if with_date:
             files += [f"digits/day-{(moment.tm_wday + 1) % 7}", f"digits/mon-{moment.tm_mon - 1}"]
             files += number_files(moment.tm_mday)
+            if not with_time:  # ast_say_date_en ends with the year ("ABdY")
+                files += number_files(moment.tm_year)
         if with_time:
             hour = moment.tm_hour % 12 or 12
             files += number_files(hour)
