@@ -36,6 +36,13 @@ RESOURCES: tuple[tuple[str, str], ...] = (
     ("events", "WebSocket resource"),
     ("applications", "Stasis application resources"),
 )
+#: What Asterisk answers for a value its listing does not allow ("terminateOn invalid"…).
+_INVALID = {
+    "direction": "Invalid direction specified",
+    "spy": "Invalid direction specified for spy",
+    "whisper": "Invalid direction specified for whisper",
+    "reason": "Invalid reason for hangup reason provided",
+}
 _TRUE = ("yes", "true", "y", "t", "1", "on")
 _FALSE = ("no", "false", "n", "f", "0", "off")
 
@@ -233,7 +240,7 @@ def _convert(param: Parameter, value: Any) -> Any:
     if param.allow_multiple:
         return [v for v in text.split(",") if v]
     if param.allowed and text not in param.allowed:
-        raise ListingError(400, f"{param.name} invalid")
+        raise ListingError(400, _INVALID.get(param.name, f"{param.name} invalid"))
     return text
 
 

@@ -95,8 +95,10 @@ class RawARI:
             query["api_key"] = f"{self.user}:{self.password}"
         async with self.session.request(method, f"{self.server.url}ari{path}", params=query,
                                         json=body) as response:
-            text = await response.text()
-            return Reply(response.status, json.loads(text) if text else None)
+            data = await response.read()
+            if response.content_type == "application/json":
+                return Reply(response.status, json.loads(data))
+            return Reply(response.status, data or None)
 
     def types(self) -> list[str]:
         return [e["type"] for e in self.received]
