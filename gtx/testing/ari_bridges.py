@@ -94,7 +94,8 @@ class ARIBridges:
         channel.media.note("media", f"leaves bridge {bridge.id}")
         extra = set(apps or ())
         self._emit(bridge, event("ChannelLeftBridge", self._ts(), ("bridge", bridge.to_json()),
-                                 ("channel", channel.to_json())), extra | self._apps_of(channel))
+                                 ("channel", channel.to_json())), extra | self._apps_of(channel),
+                   leaving=channel)
 
     def destroy(self, bridge: Bridge) -> None:
         """Every channel leaves, then ``BridgeDestroyed``."""
@@ -114,12 +115,13 @@ class ARIBridges:
     def _apps_of(self, channel: ARIChannel) -> set[str]:
         return self.server.calls.listeners(channel)
 
-    def _emit(self, bridge: Bridge, message: JSON, extra: Iterable[str] = ()) -> None:
+    def _emit(self, bridge: Bridge, message: JSON, extra: Iterable[str] = (),
+              leaving: ARIChannel | None = None) -> None:
         apps = set(bridge.subscribers) | set(extra)
         for channel in bridge.channels:
             apps |= self._apps_of(channel)
         if self.server.send_event(message, apps):
-            for channel in bridge.channels:
+            for channel in [*bridge.channels, *([leaving] if leaving is not None else [])]:
                 channel.events.append(message)
 
 

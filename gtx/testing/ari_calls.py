@@ -7,6 +7,8 @@ Stasis applications and hangs them up with the event sequences of the reference 
 - entering Stasis: ``ChannelVarset STASISSTATUS=""``, ``StasisStart`` with the arguments; with
   no WebSocket connected for the application Stasis() fails at once (``STASISSTATUS=FAILED``,
   nothing is sent: there is no one to send it to), as on Asterisk;
+- leaving Stasis (continue, move, kick): what plays or records on the channel ends, it leaves
+  its bridge, ``StasisEnd``, ``ChannelVarset STASISSTATUS=SUCCESS``;
 - a hang-up (the caller, ``DELETE /channels/{id}``, the dialplan): ``ChannelHangupRequest``
   (``cause`` and ``soft: true`` with the soft hang-up flag 32 for ``DELETE``), what was playing
   or recording ends (``PlaybackFinished``, ``RecordingFinished``), the channel leaves its
@@ -210,6 +212,7 @@ class ARICalls:
             return
         app = channel.stasis_app
         self.server.media.stop_all(channel, "done")
+        self.server.recordings.channel_gone(channel)
         self.server.bridges.leave(channel)
         self.emit(channel, event("StasisEnd", self.ts(channel), ("channel", channel.to_json())))
         channel.stasis_app = None

@@ -23,7 +23,10 @@ of a channel hears its party; a recording of a snoop channel hears the spied cha
 snoop's ``spy``: ``in`` its party, ``out`` what is sent to it (a playback: 500 Hz; a bridged
 party speaking: 600 Hz), ``both`` the mix. A paused recording writes nothing (a gap: the
 file is shorter), a muted one writes silence; otherwise every call second is written, silence
-included, so ``data bytes / 16000`` is the recorded time.
+included, so ``data bytes / 16000`` is the recorded time — except on a ``Local/`` channel, which
+carries no audio by itself: there only the seconds when something sounds are written (a
+recording of a silent Local channel is the 44-byte header, as measured with MixMonitor on a real
+Asterisk); ``duration`` still counts the recorded time.
 """
 
 from __future__ import annotations
@@ -123,6 +126,12 @@ class ARIRecordings:
                 sound += (PEER_HZ,)
         return sound
 
+    def _flows(self, recording: LiveRecording) -> bool:
+        """Whether frames reach the recording when nothing sounds: always on a real
+        technology (RTP carries silence), never on a Local channel."""
+        channel = recording.channel.snoop_target or recording.channel
+        return not channel.name.startswith("Local/")
+
     def flush(self, *channels: ARIChannel) -> None:
         """Write what the recordings of ``channels`` (and of their snoops) heard so far."""
         wanted = set(channels)
@@ -148,7 +157,7 @@ class ARIRecordings:
         sound = () if recording.muted else self._sound(recording)
         if sound:
             recording.talking += count
-        if recording.writer is not None:
+        if recording.writer is not None and (sound or recording.muted or self._flows(recording)):
             recording.writer.write(tone(sound, start, count))
         self._watch_silence(recording, bool(sound), now)
 

@@ -194,3 +194,23 @@ async def test_snoop_recording_hears_the_caller_and_the_prompt_and_dies_with_the
     snoop_record = next(rec for rec in r.server.records if rec.channel_id == "sn1")
     assert snoop_record.channel.startswith(f"Snoop/{record.channel_id}-")
     await r.close()
+
+
+@pytest_twisted.ensureDeferred
+async def test_silence_is_written_on_a_real_channel_but_not_on_a_local_one(
+        tmp_path: Path) -> None:
+    r = await rig(tmp_path)
+    replies: list[Reply] = []
+    names = iter(["local", "pjsip"])
+    r.client.events.on_stasis_start(lambda e: r.client.call(
+        "POST", f"/channels/{e['channel']['id']}/record",
+        {"name": next(names), "format": "wav", "maxDurationSeconds": 2}).addCallback(
+        replies.append))
+    await r.run(r.server.stasis_call(caller="wait 3; hangup"))
+    await r.run(r.server.stasis_call(CallSpec(channel="PJSIP/bob-00000009"), "wait 3; hangup"))
+    assert [e["recording"]["duration"] for e in _events(r, "RecordingFinished")] == [2, 2]
+    assert (tmp_path / "recordings" / "local.wav").stat().st_size == 44
+    data = (tmp_path / "recordings" / "pjsip.wav").read_bytes()
+    assert len(data) == 44 + 2 * SECOND
+    assert not any(data[44:])
+    await r.close()
