@@ -7,10 +7,8 @@ events that tell how they ended. It behaves like the FastAGI adapter
 in :mod:`ari_dial`, ``queue``/``conference``/``exec`` (a dialplan excursion) in
 :mod:`ari_excursion`.
 
-The call (``info``) comes from the ``StasisStart`` event; the Stasis arguments name the app:
-``Stasis(gtx,APP[,ARG…])`` → app APP with args; ``Stasis(gtx,ivr?url=…&method=…[,ARG…])`` and
-``Stasis(gtx,ivr,URL[,METHOD[,ARG…]])`` → the ``ivr`` app with that url and method. ``called``
-(the dnid) is read by :meth:`ARIChannel.prepare`.
+The call (``info``) comes from the ``StasisStart`` event, whose Stasis arguments name the app
+(:mod:`gtx.asterisk.ari_info`); ``called`` (the dnid) is read by :meth:`ARIChannel.prepare`.
 
 Hang-up: ``ChannelHangupRequest``, ``StasisEnd`` (the channel left the application, e.g. an
 AMI Redirect) and ``ChannelDestroyed`` of the channel mark it hung up, and so does a 404
@@ -22,11 +20,12 @@ channel. A lost link (a REST call answered :class:`~gtx.asterisk.ari_api.AriUnav
 pending) fails with :class:`~gtx.channel.ChannelGone`: the session ends ``LOST`` and the
 channel stays in Stasis for the runner to resume (:mod:`gtx.asterisk.ari_stasis`).
 
-Variables after a hang-up: ARI cannot reach a destroyed channel, so the adapter keeps the values
-it set, read or saw (``ChannelVarset``); after the hang-up ``get_variable`` answers from that
-cache, and ``set_variable`` updates it and still tries the request while the channel exists,
-ignoring a 404. Unlike FastAGI, the final ``GTX_STATUS=HANGUP`` therefore cannot be written once
-the channel is gone (the dialplan never runs again for it anyway).
+Variables after a hang-up (:mod:`gtx.asterisk.ari_variables`): ARI cannot reach a destroyed
+channel, so the adapter keeps the values it set, read or saw (``ChannelVarset``); after the
+hang-up ``get_variable`` answers from that cache, and ``set_variable`` updates it and still
+tries the request while the channel exists, ignoring a 404. Unlike FastAGI, the final
+``GTX_STATUS=HANGUP`` therefore cannot be written once the channel is gone (the dialplan never
+runs again for it anyway).
 
 DTMF: a digit is handed to the operation that reads digits (a playback with escape digits,
 ``wait_for_digit``, ``record`` with terminators). A digit that arrives while no operation runs
@@ -44,10 +43,9 @@ from __future__ import annotations
 import posixpath
 import re
 from collections.abc import Callable, Coroutine, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, tzinfo
 from typing import Any, Final, TypeVar
-from urllib.parse import parse_qsl
 from uuid import uuid4
 
 from twisted.internet.defer import Deferred, succeed
@@ -65,7 +63,9 @@ from gtx.asterisk.ari_api import (
     AriUnavailable,
 )
 from gtx.asterisk.ari_events import Event, channel_key, stasis_args
-from gtx.asterisk.ari_waits import ChannelWait, ChannelWaits
+from gtx.asterisk.ari_info import call_info, channel_missing
+from gtx.asterisk.ari_variables import ChannelVariables, answer_value
+from gtx.asterisk.ari_waits import ARILimits, ChannelWait, ChannelWaits
 from gtx.channel import (
     DTMF_DIGITS,
     CallInfo,
@@ -81,15 +81,8 @@ _T = TypeVar("_T")
 
 #: Asterisk's recording spool: ARI recording names are relative to it.
 DEFAULT_RECORDING_DIR: Final = "/var/spool/asterisk/recording"
-#: The app name of ``ivr?url=…&method=…`` (and ``ivr,URL,METHOD``) requests.
-URL_APP: Final = "ivr"
-#: Inherited copies of a session's state that a PJSIP hand-off carries (gtx.ivr.handoff).
-HANDOFF_INHERITED_PREFIX: Final = "_GTX_HANDOFF_"
 #: A dialplan name (context, extension, queue, conference, music class, profile).
 DIALPLAN_NAME: Final = re.compile(r"^[A-Za-z0-9_+*#.@-]+$")
-_EXPRESSION: Final = re.compile(r"\$\{([^${}]*)\}")
-_MAX_EXPANSIONS: Final = 16
-_MAX_KEPT_DIGITS: Final = 32
 
 #: Makes the ids gtx gives to what it creates (playbacks, dial legs, bridges): ``ids(kind)``.
 IdFactory = Callable[[str], str]
@@ -98,86 +91,6 @@ IdFactory = Callable[[str], str]
 def new_object_id(kind: str) -> str:
     """An id unique across processes and nodes (``gtx-dial-3f2a…``)."""
     return f"gtx-{kind}-{uuid4().hex}"
-
-
-@dataclass(frozen=True)
-class ARILimits:
-    """Bounds of the waits of an ARI channel (seconds)."""
-
-    #: A playback of unknown length (a prompt, a beep, say): generous, but a bound.
-    media_timeout: float = 900.0
-    #: An application with no bound of its own: dial without time limit, queue, conference,
-    #: record without max_seconds.
-    application_timeout: float = 4 * 3600.0
-    #: How long a recording may take to report its end once the caller has hung up.
-    hangup_grace: float = 5.0
-    #: How often a pending wait checks that the link is still up.
-    link_check_interval: float = 1.0
-
-
-def parse_stasis_args(args: Sequence[str]) -> tuple[str, dict[str, str], tuple[str, ...]]:
-    """The app name, query and arguments of ``Stasis(gtx,ARGS…)`` (see the module docstring)."""
-    if not args:
-        return "", {}, ()
-    first, rest = args[0], tuple(args[1:])
-    path, _, query = first.partition("?")
-    if query:
-        return path, dict(parse_qsl(query, keep_blank_values=True)), rest
-    if path == URL_APP and rest and rest[0].startswith(("http://", "https://")):
-        url_query = {"url": rest[0]}
-        if len(rest) > 1 and rest[1]:
-            url_query["method"] = rest[1]
-        return path, url_query, rest[2:]
-    return path, {}, rest
-
-
-def _flatten(prefix: str, value: Mapping[str, Any], into: dict[str, str]) -> None:
-    for key, item in value.items():
-        if isinstance(item, Mapping):
-            _flatten(f"{prefix}{key}.", item, into)
-        else:
-            into[f"{prefix}{key}"] = "" if item is None else str(item)
-
-
-def call_info(event: Event, asterisk: str) -> CallInfo:
-    """The :class:`CallInfo` of a ``StasisStart`` event (``called`` is filled in later)."""
-    channel = event.get("channel")
-    if not isinstance(channel, Mapping) or not isinstance(channel.get("id"), str):
-        raise ValueError(f"not a channel event: {str(event)[:200]}")
-    caller = channel.get("caller") or {}
-    dialplan = channel.get("dialplan") or {}
-    args = stasis_args(event)
-    script, query, rest = parse_stasis_args(args)
-    environment: dict[str, str] = {}
-    _flatten("", channel, environment)
-    environment["args"] = ",".join(args)
-    return CallInfo(
-        channel=str(channel.get("name", "")),
-        uniqueid=channel["id"],
-        caller_number=str(caller.get("number", "")),
-        caller_name=str(caller.get("name", "")),
-        context=str(dialplan.get("context", "")),
-        extension=str(dialplan.get("exten", "")),
-        priority=str(dialplan.get("priority", "")),
-        language=str(channel.get("language") or "en"),
-        accountcode=str(channel.get("accountcode", "")),
-        script=script,
-        query=query,
-        args=rest,
-        asterisk=asterisk,
-        environment=environment,
-    )
-
-
-def channel_missing(error: AriHTTPError) -> bool:
-    """True when a 404/409 answer means the channel is gone or out of our application (not,
-    say, that a variable or a recording does not exist)."""
-    message = error.message.lower()
-    if isinstance(error, AriNotFound):
-        return not message or "channel" in message
-    if isinstance(error, AriConflict):
-        return not message or "stasis" in message
-    return False
 
 
 class ARIChannel:
@@ -204,7 +117,7 @@ class ARIChannel:
         self.id = self._info.uniqueid
         self.link = link
         self.clock = clock
-        self.recording_dir = posixpath.normpath(recording_dir)
+        self.recording_dir = posixpath.normpath(recording_dir).rstrip("/") or "/"
         self.ids = ids
         self.limits = limits or ARILimits()
         self.say_timezone = say_timezone
@@ -219,9 +132,7 @@ class ARIChannel:
         self._destroyed = False
         self._moh_on = False
         self._excursion: ChannelWait[None] | None = None
-        self._variables: dict[str, str | None] = {}
-        self._handoff: dict[str, str] = {}
-        self._digits: list[str] = []
+        self.variables = ChannelVariables(self)
         self._closed = False
         self._unwatch = link.events.watch(channel_key(self.id), self._on_event)
         self._unready = link.on_ready(self._link_reconnected)
@@ -232,6 +143,11 @@ class ARIChannel:
     def info(self) -> CallInfo:
         """The call as the ``StasisStart`` event described it."""
         return self._info
+
+    @property
+    def destroyed(self) -> bool:
+        """True once Asterisk reported the channel destroyed."""
+        return self._destroyed
 
     @property
     def hung_up(self) -> bool:
@@ -249,7 +165,7 @@ class ARIChannel:
                 return
             except AriHTTPError as e:
                 raise CommandFailed("channels.getChannelVar", e.message) from e
-            called = _value(value)
+            called = answer_value(value)
             if called and called != "unknown":
                 self._info = replace(self._info, called=called)
 
@@ -270,7 +186,7 @@ class ARIChannel:
             return
         self._hung_up = True
         self._moh_on = False
-        self._digits.clear()
+        self.waits.drop_digits()
         self.log.debug("ARI: {channel} {why}", channel=self._info.channel, why=why)
         self.waits.hung_up(ChannelHangup(f"{self._info.channel}: {why}"))
 
@@ -287,7 +203,7 @@ class ARIChannel:
         if kind == "ChannelDtmfReceived":
             self._digit(str(event.get("digit", "")))
         elif kind == "ChannelVarset" and isinstance(event.get("variable"), str):
-            self._variables[event["variable"]] = str(event.get("value", ""))
+            self.variables.saw(event["variable"], str(event.get("value", "")))
         elif kind == "ChannelStateChange":
             self.state = str(channel.get("state", self.state))
         elif kind == "ChannelHangupRequest":
@@ -313,26 +229,9 @@ class ARIChannel:
         ``StasisEnd`` is expected and its ``StasisStart`` with ``gtx-exec`` ends the wait."""
         self._excursion = wait
 
-    # --- digits ---------------------------------------------------------------------------
-
     def _digit(self, digit: str) -> None:
-        if len(digit) != 1 or digit not in DTMF_DIGITS:
-            return
-        if not self.waits.digit(digit) and len(self._digits) < _MAX_KEPT_DIGITS:
-            self._digits.append(digit)
-
-    def take_digit(self, accepted: str) -> str | None:
-        """A digit kept from before (see the module docstring) if it is in ``accepted``; the
-        digits kept are dropped either way."""
-        digits, self._digits = self._digits, []
-        if digits and digits[0] in accepted:
-            self._digits = digits[1:]
-            return digits[0]
-        return None
-
-    def drop_digits(self) -> None:
-        """Forget the digits kept (an operation that does not read digits runs)."""
-        self._digits.clear()
+        if len(digit) == 1 and digit in DTMF_DIGITS:
+            self.waits.digit(digit)
 
     # --- REST -----------------------------------------------------------------------------
 
@@ -375,7 +274,7 @@ class ARIChannel:
         """Answer the channel."""
 
         async def answer() -> None:
-            self.drop_digits()
+            self.waits.drop_digits()
             await self.command("channels", "answer", channelId=self.id)
             self.state = "Up"
 
@@ -448,7 +347,7 @@ class ARIChannel:
         async def send_dtmf() -> None:
             if not digits or any(char not in DTMF_DIGITS + "w" for char in digits):
                 raise CommandFailed("send_dtmf", f"not DTMF digits: {digits!r}")
-            self.drop_digits()
+            self.waits.drop_digits()
             await self.command("channels", "sendDTMF", channelId=self.id, dtmf=digits)
 
         return self._run(send_dtmf())
@@ -497,107 +396,21 @@ class ARIChannel:
 
     def get_variable(self, name: str) -> Deferred[str | None]:
         """A channel variable, or None when it is not set."""
-        return self._run(self._read(name))
-
-    async def _read(self, name: str) -> str | None:
-        if self._hung_up:
-            return self._variables.get(name)
-        try:
-            answer = await self.call("channels", "getChannelVar", channelId=self.id,
-                                     variable=name)
-        except AriHTTPError as e:
-            if channel_missing(e):
-                self.left_stasis = self.left_stasis or isinstance(e, AriConflict)
-                self.mark_hung_up(f"is gone (channels.getChannelVar: {e.message})")
-                return self._variables.get(name)
-            if isinstance(e, AriNotFound):  # "Provided variable was not found"
-                self._variables[name] = None
-                return None
-            raise CommandFailed("channels.getChannelVar", f"HTTP {e.status} {e.message}") from e
-        value = _value(answer)
-        self._variables[name] = value
-        return value
+        return self._run(self.variables.read(name))
 
     def get_full_variable(self, expression: str) -> Deferred[str | None]:
-        """Evaluate a ``${…}`` expression, one ``${…}`` at a time (innermost first); None when
-        the whole expression is one unset variable."""
-
-        async def evaluate() -> str | None:
-            text = expression
-            for _ in range(_MAX_EXPANSIONS):
-                match = _EXPRESSION.search(text)
-                if match is None:
-                    break
-                value = await self._read(match.group(1))
-                if match.group(0) == text:
-                    return value
-                text = text[: match.start()] + (value or "") + text[match.end():]
-            return text
-
-        return self._run(evaluate())
+        """Evaluate a ``${…}`` expression (see :meth:`ChannelVariables.evaluate`)."""
+        return self._run(self.variables.evaluate(expression))
 
     def set_variable(self, name: str, value: str) -> Deferred[None]:
         """Set a channel variable (an empty value unsets it)."""
-
-        async def write() -> None:
-            self._remember(name, value)
-            if self._destroyed:
-                return
-            params: dict[str, Any] = {"channelId": self.id, "variable": name}
-            if value != "":
-                params["value"] = value
-            try:
-                await self.call("channels", "setChannelVar", **params)
-            except AriHTTPError as e:
-                if not channel_missing(e):
-                    raise CommandFailed("channels.setChannelVar",
-                                        f"HTTP {e.status} {e.message}") from e
-                self.mark_hung_up(f"is gone (channels.setChannelVar: {e.message})")
-
-        return self._run(write())
-
-    def _remember(self, name: str, value: str) -> None:
-        self._variables[name] = value if value != "" else None
-        if name.startswith(("IAXVAR(", HANDOFF_INHERITED_PREFIX)):
-            if value:
-                self._handoff[name] = value
-            else:
-                self._handoff.pop(name, None)
+        return self._run(self.variables.write(name, value))
 
     def handoff_variables(self, target: str) -> dict[str, str]:
-        """The originate ``variables`` that carry the session to another server: ARI runs no
-        pre-dial handler and a leg may not inherit IAXVARs, so what the session set on the
-        channel for the hand-off goes in the originate itself (IAXVAR(NAME) for IAX2,
-        ``PJSIP_HEADER(add,X-GTX-…)`` for PJSIP)."""
-        technology = target.split("/", 1)[0].upper()
-        variables: dict[str, str] = {}
-        for name, value in self._handoff.items():
-            if technology == "IAX2" and name.startswith("IAXVAR("):
-                variables[name] = value
-            elif technology == "PJSIP" and name.startswith(HANDOFF_INHERITED_PREFIX):
-                header = "X-GTX-" + name.removeprefix(HANDOFF_INHERITED_PREFIX).capitalize()
-                variables[f"PJSIP_HEADER(add,{header})"] = value
-        return variables
+        """What the session set for a hand-off, as originate ``variables`` for ``target``."""
+        return self.variables.handoff_variables(target)
 
     def verbose(self, message: str, level: int = 1) -> Deferred[None]:
         """Log the message (ARI has no verbose log of its own)."""
         self.log.info("ARI {channel}: {message}", channel=self._info.channel, message=message)
         return succeed(None)
-
-    # --- recordings -----------------------------------------------------------------------
-
-    def recording_name(self, path: str) -> str:
-        """The ARI name of a recording at ``path``: relative to ``recording_dir``; a path
-        outside it is refused with CommandFailed."""
-        base = self.recording_dir
-        full = posixpath.normpath(path if path.startswith("/") else posixpath.join(base, path))
-        if not full.startswith(base.rstrip("/") + "/"):
-            raise CommandFailed("record", f"{path!r} is outside the ARI recording directory "
-                                f"{base} (ari_recording_dir)")
-        return full[len(base.rstrip("/")) + 1:]
-
-
-def _value(answer: object) -> str | None:
-    if isinstance(answer, Mapping) and answer.get("value") is not None:
-        return str(answer["value"])
-    return None

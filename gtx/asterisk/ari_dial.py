@@ -125,7 +125,7 @@ class _Dial:
         channel = self.channel
         self.validate()
         channel.require_live("dial")
-        channel.drop_digits()
+        channel.waits.drop_digits()
         await channel.stop_music()
         clock, limits = channel.clock, channel.limits
         started = clock.seconds()

@@ -41,7 +41,7 @@ async def run_application(channel: ARIChannel, application: str, data: str) -> s
     if any(ord(char) < 32 for char in data):
         raise CommandFailed("exec", f"invalid arguments {data!r}")
     channel.require_live(application)
-    channel.drop_digits()
+    channel.waits.drop_digits()
     await channel.stop_music()
     for name, value in (("GTX_EXEC_APP", application), ("GTX_EXEC_DATA", data),
                         ("GTX_EXEC_STASIS", channel.link.app), ("GTX_EXEC_STATUS", "")):

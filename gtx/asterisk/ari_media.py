@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import posixpath
 import re
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
@@ -123,11 +124,11 @@ async def play(
     """Play ``media`` as one playback; (played, interrupting digit)."""
     channel.require_live("play")
     if escape_digits:
-        kept = channel.take_digit(escape_digits)
+        kept = channel.waits.take_digit(escape_digits)
         if kept is not None:
             return True, kept
     else:
-        channel.drop_digits()
+        channel.waits.drop_digits()
     await channel.stop_music()
     playback_id = channel.ids("playback")
     bound = channel.limits.media_timeout
@@ -182,7 +183,7 @@ async def say(channel: ARIChannel, kind: str, value: str, escape_digits: str) ->
 async def wait_for_digit(channel: ARIChannel, timeout: float) -> str | None:
     """One digit within ``timeout`` seconds, or None."""
     channel.require_live("wait_for_digit")
-    kept = channel.take_digit(DTMF_DIGITS)
+    kept = channel.waits.take_digit(DTMF_DIGITS)
     if kept is not None or timeout <= 0:
         return kept
     wait: ChannelWait[str | None] = channel.waits.new(timeout, lambda: None)
@@ -199,7 +200,7 @@ async def pause(channel: ARIChannel, seconds: float) -> None:
 async def wait(channel: ARIChannel, seconds: float) -> None:
     """The ``wait`` of the channel: silence (or the music left on)."""
     channel.require_live("wait")
-    channel.drop_digits()
+    channel.waits.drop_digits()
     await pause(channel, seconds)
 
 
@@ -208,7 +209,7 @@ async def music_on_hold(channel: ARIChannel, moh_class: str | None, seconds: flo
     if moh_class:
         channel.dialplan_name(moh_class, "music class")
     channel.require_live("music_on_hold")
-    channel.drop_digits()
+    channel.waits.drop_digits()
     await channel.stop_music()
     params: dict[str, Any] = {"channelId": channel.id}
     if moh_class:
@@ -222,6 +223,17 @@ async def music_on_hold(channel: ARIChannel, moh_class: str | None, seconds: flo
 
 
 # --- recordings ----------------------------------------------------------------------------
+
+
+def recording_name(recording_dir: str, path: str) -> str:
+    """The ARI name of a recording at ``path`` (no extension): relative to ``recording_dir``,
+    Asterisk's recording spool; a path outside it is refused with CommandFailed."""
+    base = recording_dir.rstrip("/")
+    full = posixpath.normpath(path if path.startswith("/") else posixpath.join(base, path))
+    if not full.startswith(base + "/"):
+        raise CommandFailed("record", f"{path!r} is outside the ARI recording directory "
+                            f"{recording_dir} (ari_recording_dir)")
+    return full[len(base) + 1:]
 
 
 def terminate_on(escape_digits: str) -> tuple[str, bool]:
@@ -257,12 +269,12 @@ async def record(
 ) -> RecordResult:
     """Record the caller (see the module docstring)."""
     channel.require_live("record")
-    name = channel.recording_name(path)
+    name = recording_name(channel.recording_dir, path)
     if not _FORMAT.match(fmt):
         raise CommandFailed("record", f"invalid format {fmt!r}")
     if any(digit not in DTMF_DIGITS for digit in escape_digits):
         raise CommandFailed("record", f"not DTMF digits: {escape_digits!r}")
-    channel.drop_digits()
+    channel.waits.drop_digits()
     await channel.stop_music()
     terminate, stop_ourselves = terminate_on(escape_digits)
     seen = _Recording()

@@ -37,12 +37,12 @@ from gtx.asterisk.ari_api import EXEC_RETURN, INTERNAL_ARG_PREFIX, AriError, Ari
 from gtx.asterisk.ari_channel import (
     DEFAULT_RECORDING_DIR,
     ARIChannel,
-    ARILimits,
     IdFactory,
-    channel_missing,
     new_object_id,
 )
 from gtx.asterisk.ari_events import Event, stasis_args
+from gtx.asterisk.ari_info import channel_missing
+from gtx.asterisk.ari_waits import ARILimits
 from gtx.channel import Channel, ChannelGone
 
 #: Session statuses the runner acts on (gtx.ivr.session's SessionOutcome.status).

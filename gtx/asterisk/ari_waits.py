@@ -17,7 +17,8 @@ down are lost, so a wait that outlives the socket could otherwise only end on it
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Generic, TypeVar
+from dataclasses import dataclass
+from typing import Final, Generic, TypeVar
 
 from twisted.internet.defer import CancelledError, Deferred
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
@@ -27,9 +28,26 @@ from gtx.asterisk.ari_events import EventHandler, EventRouter
 from gtx.channel import ChannelGone, ChannelHangup
 
 _T = TypeVar("_T")
+#: Digits kept for the next operation that reads digits, at most.
+MAX_KEPT_DIGITS: Final = 32
 
 #: What a wait does when its timer runs out: return a value, or raise to fail the wait.
 OnTimeout = Callable[[], _T]
+
+
+@dataclass(frozen=True)
+class ARILimits:
+    """Bounds of the waits of an ARI channel (seconds)."""
+
+    #: A playback of unknown length (a prompt, a beep, say): generous, but a bound.
+    media_timeout: float = 900.0
+    #: An application with no bound of its own: dial without time limit, queue, conference,
+    #: record without max_seconds.
+    application_timeout: float = 4 * 3600.0
+    #: How long a recording may take to report its end once the caller has hung up.
+    hangup_grace: float = 5.0
+    #: How often a pending wait checks that the link is still up.
+    link_check_interval: float = 1.0
 
 
 class ChannelWait(Generic[_T]):
@@ -123,7 +141,8 @@ class ChannelWait(Generic[_T]):
 
 
 class ChannelWaits:
-    """The pending waits of one channel (see the module docstring).
+    """The pending waits of one channel (see the module docstring), and the digits
+    that came while none of them read digits.
 
     ``link_up`` says whether the link is still connected; it is checked every
     ``link_check_interval`` seconds while a wait is pending.
@@ -140,6 +159,7 @@ class ChannelWaits:
         self._interval = link_check_interval
         self._waits: list[ChannelWait[object]] = []
         self._check: IDelayedCall | None = None
+        self._kept: list[str] = []
 
     @property
     def pending(self) -> int:
@@ -172,13 +192,28 @@ class ChannelWaits:
                 self._check.cancel()
             self._check = None
 
-    def digit(self, digit: str) -> bool:
-        """Hand a DTMF digit to the newest wait that reads digits; False if none does."""
+    def digit(self, digit: str) -> None:
+        """Hand a DTMF digit to the newest wait that reads digits; with none, keep it for the
+        next operation that reads digits (see :meth:`take_digit`)."""
         for wait in reversed(self._waits):
             if wait.on_digit is not None and not wait.done:
                 wait.on_digit(digit)
-                return True
-        return False
+                return
+        if len(self._kept) < MAX_KEPT_DIGITS:
+            self._kept.append(digit)
+
+    def take_digit(self, accepted: str) -> str | None:
+        """The first digit kept if it is in ``accepted`` (the others stay kept); otherwise
+        None, and the digits kept are dropped."""
+        kept, self._kept = self._kept, []
+        if kept and kept[0] in accepted:
+            self._kept = kept[1:]
+            return kept[0]
+        return None
+
+    def drop_digits(self) -> None:
+        """Forget the digits kept (an operation that does not read digits runs)."""
+        self._kept.clear()
 
     def hung_up(self, error: ChannelHangup) -> None:
         """The channel hung up: every wait reacts (most fail with ``error``)."""

@@ -10,7 +10,8 @@ import pytest
 from twisted.internet.defer import Deferred
 
 from gtx.asterisk.ari_api import AriUnavailable, http_error
-from gtx.asterisk.ari_channel import ARIChannel, call_info, parse_stasis_args
+from gtx.asterisk.ari_channel import ARIChannel
+from gtx.asterisk.ari_info import call_info, parse_stasis_args
 from gtx.channel import ChannelGone, ChannelHangup, CommandFailed, PlayResult
 from tests.asterisk.scripted_ari import (
     Call,
