@@ -43,7 +43,7 @@ from gtx.asterisk.ari_channel import (
 from gtx.asterisk.ari_events import Event, stasis_args
 from gtx.asterisk.ari_info import channel_missing
 from gtx.asterisk.ari_waits import ARILimits
-from gtx.channel import Channel, ChannelGone
+from gtx.channel import Channel, ChannelGone, CommandFailed
 
 #: Session statuses the runner acts on (gtx.ivr.session's SessionOutcome.status).
 REFUSED: Final = "REFUSED"
@@ -171,13 +171,22 @@ class StasisRunner:
     async def _session(self, channel: ARIChannel) -> None:
         try:
             if self.engine.accepting:
-                await channel.prepare()
+                try:
+                    await channel.prepare()
+                except CommandFailed as e:  # the session can do without the dnid
+                    self.log.warn("ARI {server}: {channel}: {error}", server=self.link.name,
+                                  channel=channel.info.channel, error=e)
             outcome = await self.engine.run(channel)
             status = str(getattr(outcome, "status", ""))
         except ChannelGone as e:
             self.log.warn("ARI {server}: {channel}: {error}", server=self.link.name,
                           channel=channel.info.channel, error=e)
             status = LOST
+        except Exception:
+            # The engine never fails; should it, the channel still goes back to the dialplan.
+            self.log.failure("ARI {server}: the session of {channel} failed",
+                             server=self.link.name, channel=channel.info.channel)
+            status = "ERROR"
         finally:
             channel.close()
             self._driven.pop(channel.id, None)

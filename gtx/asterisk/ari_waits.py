@@ -107,10 +107,13 @@ class ChannelWait(Generic[_T]):
             self.deferred.errback(Failure(error))
 
     def cancel(self) -> None:
-        """Give the wait up: its Deferred fails with CancelledError, handled here."""
-        if not self.done:
-            self.deferred.addErrback(lambda f: f.trap(CancelledError))
-            self.deferred.cancel()
+        """Give the wait up: nobody will read its outcome (a pending wait fails with
+        CancelledError, and an outcome already there is dropped, failure or not)."""
+        if self.done:
+            self.deferred.addErrback(lambda _: None)
+            return
+        self.deferred.addErrback(lambda f: f.trap(CancelledError))
+        self.deferred.cancel()
 
     def hung_up(self, error: ChannelHangup) -> None:
         """The channel hung up."""

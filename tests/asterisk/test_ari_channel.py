@@ -8,10 +8,12 @@ from typing import Any
 
 import pytest
 from twisted.internet.defer import Deferred
+from twisted.internet.task import Clock
 
 from gtx.asterisk.ari_api import AriUnavailable, http_error
 from gtx.asterisk.ari_channel import ARIChannel
 from gtx.asterisk.ari_info import call_info, parse_stasis_args
+from gtx.asterisk.ari_waits import ChannelWait, ChannelWaits
 from gtx.channel import ChannelGone, ChannelHangup, CommandFailed, PlayResult
 from tests.asterisk.scripted_ari import (
     Call,
@@ -309,3 +311,37 @@ def test_music_left_on_is_stopped_by_the_next_playback(call: Call) -> None:
     call.clock.advance(1)
     result(d)
     assert not call.channel.music_playing
+
+
+# --- the waits themselves -------------------------------------------------------------------
+
+
+def test_a_wait_given_up_after_it_failed_leaves_no_unhandled_failure() -> None:
+    clock = Clock()
+    waits = ChannelWaits(clock, lambda: True)
+    wait: ChannelWait[None] = waits.new(5, lambda: None)
+    waits.hung_up(ChannelHangup("gone"))
+    wait.cancel()
+    assert result(wait.deferred) is None
+    assert waits.pending == 0
+    assert clock.getDelayedCalls() == []
+
+
+def test_a_wait_that_raises_on_its_timeout_fails_with_that_error() -> None:
+    clock = Clock()
+    waits = ChannelWaits(clock, lambda: True, link_check_interval=10)
+
+    def expired() -> None:
+        raise CommandFailed("play", "no end")
+
+    wait: ChannelWait[None] = waits.new(3, expired)
+    clock.advance(3)
+    failure(wait.deferred, CommandFailed)
+    assert clock.getDelayedCalls() == []
+
+
+def test_a_play_refused_for_a_gone_channel_is_a_hang_up(call: Call) -> None:
+    call.link.answer("channels.play", not_found())
+    failure(call.channel.stream("hello-world", "1"), ChannelHangup)
+    assert call.channel.hung_up
+    call.quiet()

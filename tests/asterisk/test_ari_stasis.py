@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 from twisted.internet.defer import Deferred, succeed
+from twisted.logger import Logger
 
-from gtx.asterisk.ari_api import AriUnavailable
+from gtx.asterisk.ari_api import AriUnavailable, http_error
 from gtx.asterisk.ari_channel import ARIChannel
 from gtx.asterisk.ari_stasis import LOST, REFUSED, StasisRunner
 from gtx.channel import Channel, ChannelGone, ChannelHangup
@@ -55,7 +56,9 @@ class Runner:
         self.link = ScriptedLink()
         self.clock = self.link.clock
         self.engine = FakeEngine()
-        self.runner = StasisRunner(self.link, self.engine, self.clock)
+        self.logged: list[dict[str, Any]] = []
+        self.runner = StasisRunner(self.link, self.engine, self.clock,
+                                   log=Logger(observer=self.logged.append))
         self.link.answer("channels.list", [])
         self.runner.start()
 
@@ -232,3 +235,20 @@ def test_stopped_the_runner_takes_no_channel(r: Runner) -> None:
     r.link.ready()
     assert r.engine.sessions == []
     assert r.link.names() == ["channels.list"]
+
+
+def test_a_dnid_that_cannot_be_read_does_not_stop_the_session(r: Runner) -> None:
+    r.link.answer("channels.getChannelVar", http_error("get", 500, "Internal Server Error"))
+    r.link.emit(stasis_start("c1"))
+    assert r.channel().info.called == ""
+    r.engine.end(0, "DONE")
+    assert r.continued() == [{"channelId": "c1"}]
+
+
+def test_an_engine_that_fails_still_gives_the_channel_back(r: Runner) -> None:
+    r.link.emit(stasis_start("c1"))
+    r.engine.sessions[0][1].errback(RuntimeError("bug"))
+    assert r.continued() == [{"channelId": "c1"}]
+    assert r.runner.active == 0
+    (failed,) = [e for e in r.logged if "log_failure" in e]
+    assert failed["log_failure"].check(RuntimeError)
