@@ -12,6 +12,8 @@ hang-up itself, as ``record`` and ``dial`` do: they return normally when the cal
 and a lost link fails them with :class:`~gtx.channel.ChannelGone`. While waits are pending it
 also checks the link every ``link_check_interval`` seconds: events sent while the WebSocket was
 down are lost, so a wait that outlives the socket could otherwise only end on its timer.
+A digit that comes while no wait reads digits is kept for the next operation that does
+(:meth:`ChannelWaits.take_digit`). :class:`ARILimits` holds the bounds of the waits.
 """
 
 from __future__ import annotations

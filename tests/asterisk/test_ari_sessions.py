@@ -154,3 +154,23 @@ async def test_exec_goes_to_the_dialplan_and_comes_back(tmp_path: Path) -> None:
     assert record.continues[:1] == [("gtx-ari-exec", "s", 1)]
     assert [o.status for o in s.engine.outcomes] == ["DONE"]
     await s.close()
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_session_prepared_by_the_dialer_and_one_resumed_after_a_failover(
+        tmp_path: Path) -> None:
+    s = await stack(tmp_path)
+    s.answer("menu.start", {"actions": [{"action": "hangup"}]})
+    s.answer("menu.three", {"actions": [{"action": "hangup"}]})
+    await s.call(None, variables={"GTX_STATUS": "READY", "GTX_VARS": '{"campaign": "c1"}'})
+    assert s.requests()[0]["vars"] == {"campaign": "c1"}
+    await s.call(None, uniqueid="1795304604.2", variables={
+        "GTX_STATUS": "RUNNING", "GTX_SESSION": "node-a-7", "GTX_APP": "menu",
+        "GTX_STEP": "3", "GTX_VARS": '{"lang": "fr"}',
+        "GTX_NEXT": '{"url": "http://ws.example/RPC2", "method": "menu.three"}'})
+    resumed = s.requests()[1]
+    assert (resumed["session"], resumed["step"], resumed["vars"]) == ("node-a-7", 3,
+                                                                       {"lang": "fr"})
+    assert resumed["result"]["status"] == "resumed"
+    assert [o.status for o in s.engine.outcomes] == ["DONE", "DONE"]
+    await s.close()
