@@ -174,3 +174,18 @@ async def test_a_session_prepared_by_the_dialer_and_one_resumed_after_a_failover
     assert resumed["result"]["status"] == "resumed"
     assert [o.status for o in s.engine.outcomes] == ["DONE", "DONE"]
     await s.close()
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_hand_off_to_the_dialplan_continues_at_the_transfer_location(
+        tmp_path: Path) -> None:
+    s = await stack(tmp_path)
+    s.answer("menu.start", {"actions": [
+        {"action": "transfer", "context": "gtx-agi", "extension": "s", "priority": 1,
+         "handoff": True}], "next": "menu.two"})
+    record = await s.call("wait 30")
+    assert record.continued_at == ("gtx-agi", "s", 1)
+    assert record.variables["GTX_STATUS"] == "HANDOFF"
+    assert record.variables["GTX_STEP"] == "2"
+    assert [o.status for o in s.engine.outcomes] == ["HANDOFF"]
+    await s.close()
