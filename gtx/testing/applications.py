@@ -237,12 +237,15 @@ def _dial_done(
     result: int,
 ) -> int:
     dialed = call.channel.timeline.now() - started
+    # Whole milliseconds first, as Asterisk counts them (ast_tvdiff_ms), then whole seconds:
+    # 22.999999999999996 s of float arithmetic are 23000 ms, 23 s.
+    answered_ms, dialed_ms = round(answered * 1000), round(dialed * 1000)
     values = {
         "DIALSTATUS": status,
-        "ANSWEREDTIME": str(int(answered)),
-        "ANSWEREDTIME_MS": str(int(answered * 1000)),
-        "DIALEDTIME": str(int(dialed)),
-        "DIALEDTIME_MS": str(int(dialed * 1000)),
+        "ANSWEREDTIME": str(answered_ms // 1000),
+        "ANSWEREDTIME_MS": str(answered_ms),
+        "DIALEDTIME": str(dialed_ms // 1000),
+        "DIALEDTIME_MS": str(dialed_ms),
     }
     for name, value in values.items():
         call.channel.variables[name] = value

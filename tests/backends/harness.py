@@ -100,6 +100,7 @@ class CallResult:
     answered: bool  # gtx answered the channel
     hangup_cause: int | None  # the cause the channel ended with (None: it did not hang up)
     at: list[float]  # when each request was made, in seconds from the start of the call
+    started: float  # when the call started on the Clock
 
     @property
     def outcome(self) -> SessionOutcome:
@@ -287,7 +288,8 @@ class Backend:
             methods=[c.method for c in calls], heard=list(record.played),
             variables=dict(record.variables), dtmf_sent=record.dtmf_sent,
             outcomes=outcomes, record=record,
-            at=[t - started for t in self.ws.times[requests_before:]], **normalised)
+            at=[t - started for t in self.ws.times[requests_before:]], started=started,
+            **normalised)
 
 
 class FastAGIBackend(Backend):
