@@ -103,7 +103,7 @@ class _Recording:
     stopping: str | None = None  # the cause of the stop asked for
     early_end: str | None = None  # how it ended before Asterisk accepted it
     target_gone: bool = False
-    snoop_gone: bool = False
+    snoop_gone: bool = False  # destroyed, or hung up by gtx
     grace: IDelayedCall | None = None  # a RecordingStarted that may never come
     ending: IDelayedCall | None = None  # an end that may never come
     unwatch: list[Callable[[], None]] = field(default_factory=list)
@@ -202,13 +202,16 @@ class ARIRecorder:
             return self._mapped(find_live(self.link, channel).addCallback(self._stop), channel)
         before, recording.stopping = recording.stopping, recording.stopping or CAUSE_STOPPED
 
+        def hung_up(_: object) -> None:
+            recording.snoop_gone = True  # no need to hang it up again at the end
+            self._end_later(recording, CAUSE_STOPPED)
+
         def not_stopped(failure: Failure) -> Failure:
             recording.stopping = before
             return failure
 
         stopped = self._stop(LiveRecording(recording.name, recording.snoop))
-        stopped.addCallbacks(lambda _: self._end_later(recording, CAUSE_STOPPED), not_stopped)
-        return self._mapped(stopped, channel)
+        return self._mapped(stopped.addCallbacks(hung_up, not_stopped), channel)
 
     def channel_exists(self, channel: str) -> Deferred[bool]:
         """Whether ``channel`` (a name or an id) is up: ``channels.list`` for a name,
