@@ -34,6 +34,7 @@ from gtx.testing.ami_dialplan import AMD_SECONDS, SAFE_HARBOR_SECONDS
 from gtx.testing.applications import run_application
 from gtx.testing.ari_model import ARIChannel, event
 from gtx.testing.call import ActiveCall
+from gtx.testing.emulator import connect_emulated_call
 from gtx.testing.pbx import CallSpec
 
 if TYPE_CHECKING:
@@ -240,8 +241,10 @@ async def ari_dialer_answered(run: ARIRun) -> None:
     (``GTX_AMD=1``), then a queue (``GTX_DIALER_QUEUE``), a dialplan place
     (``GTX_DIALER_GOTO``) or an IVR app (``GTX_DIALER_APP``, default ``dialer``) through
     ``Gosub(gtx-stasis,s,1(APP))``: ``Stasis(ARI_APP,APP[,ARG…])`` on each of the server's
-    ``ari_apps`` in turn until one is connected. UserEvents as ``[gtx-dialer]`` raises them
-    (``ChannelUserevent`` to the applications subscribed to the channel)."""
+    ``ari_apps`` in turn until one is connected — or, with the server's ``ivr_via="agi"``,
+    through ``Gosub(gtx-ivr,s,1(APP))``: FastAGI against its ``fastagi`` target. UserEvents
+    as ``[gtx-dialer]`` raises them (``ChannelUserevent`` to the applications subscribed to
+    the channel)."""
     call_id = run.variable("GTX_CALL_ID")
     run.app("NoOp", f"gtx dialer: call {call_id} answered on {run.channel.name}")
     if run.variable("GTX_AMD") == "1":
@@ -271,20 +274,48 @@ async def ari_dialer_answered(run: ARIRun) -> None:
     else:
         app = run.variable("GTX_DIALER_APP") or "dialer"
         run.user_event("GtxConnected", ("CallId", call_id), ("To", "app"))
-        run.app("Gosub", f"gtx-stasis,s,1({app})")
-        await _stasis_with_failover(run, app.split(","))
+        if run.server.ivr_via == "agi":
+            run.app("Gosub", f"gtx-ivr,s,1({app})")
+            await _agi(run, app)
+        else:
+            run.app("Gosub", f"gtx-stasis,s,1({app})")
+            await _stasis_with_failover(run, app.split(","))
     run.hangup()
 
 
 async def _stasis_with_failover(run: ARIRun, app_args: list[str]) -> None:
-    server = run.server
-    if server.ivr_via != "ari":
-        raise ValueError(f"the ARI emulator hands calls to the IVR over ARI, not {server.ivr_via}")
-    for ari_app in server.ari_apps:
+    """``Gosub(gtx-stasis,s,1(APP))``: ``Stasis()`` on each ARI application in turn."""
+    back = run.channel.location
+    run.channel.set_location("gtx-stasis", "s", 0)
+    for ari_app in run.server.ari_apps:
         if await run.stasis(ari_app, app_args):
-            return
-    run.set_variable("GTX_STATUS", "ERROR")
-    run.set_variable("GTX_ERROR", "node_unreachable: no ARI application took the call")
+            break
+    else:
+        run.set_variable("GTX_STATUS", "ERROR")
+        run.set_variable("GTX_ERROR", "node_unreachable: no ARI application took the call")
+    run.channel.set_location(*back)
+
+
+async def _agi(run: ARIRun, app: str) -> None:
+    """``Gosub(gtx-ivr,s,1(APP))``: a FastAGI session against the server's ``fastagi`` target
+    with the channel's variables; they come back when it ends. (The FastAGI call runs on a
+    channel of its own: a hang-up of this one does not reach it.)"""
+    server = run.server
+    if server.fastagi is None:
+        run.set_variable("AGISTATUS", "FAILURE")
+        return
+    script, *args = app.split(",")
+    channel = run.channel
+    spec = CallSpec(request=f"agi://127.0.0.1:4573/{script}", args=tuple(args),
+                    channel=channel.name, uniqueid=channel.id,
+                    caller_number=channel.caller[1] or None,
+                    caller_name=channel.caller[0] or None, context="gtx-ivr", extension="s",
+                    priority=1, variables=dict(channel.media.variables))
+    record = await connect_emulated_call(server.fastagi, spec, asterisk=server.asterisk,
+                                         reactor=server.reactor)
+    for name, value in record.variables.items():
+        if channel.media.variables.get(name) != value:
+            run.set_variable(name, value)
 
 
 def _location(target: str) -> tuple[str, str, int]:

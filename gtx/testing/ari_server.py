@@ -31,6 +31,7 @@ from typing import Any
 
 from aiohttp import web
 from twisted.internet.defer import Deferred
+from twisted.internet.interfaces import IProtocolFactory, IStreamClientEndpoint
 from twisted.logger import Logger
 
 from gtx.testing.ari_bridges import HANDLERS as BRIDGE_HANDLERS
@@ -78,6 +79,8 @@ class EmulatedARIServer:
     ``recording_dir`` is Asterisk's recording spool (ARI recording names are relative to it),
     a new temporary directory when None. ``ivr_via``/``ari_apps`` model how ``[gtx-dialer]``
     hands an answered call to the IVR: ``Stasis(APP)`` tried on each of ``ari_apps`` in turn.
+    With ``ivr_via="agi"`` it runs ``AGI()`` against ``fastagi`` instead (a server-side
+    factory wired in memory, a client endpoint, or an endpoint string with ``reactor``).
     ``request_log``, when given, gets every request too: a test session can check all the
     requests of all its servers with :func:`~gtx.testing.ari_listings.check_against_listings`.
     """
@@ -95,9 +98,13 @@ class EmulatedARIServer:
         ivr_via: str = "ari",
         ari_apps: Sequence[str] = ("gtx",),
         request_log: list[ARIRequest] | None = None,
+        fastagi: str | IStreamClientEndpoint | IProtocolFactory | None = None,
+        reactor: object | None = None,
     ) -> None:
         if asterisk.time_scale <= 0:
             raise ValueError("the ARI emulator needs paced time: time_scale must be positive")
+        if ivr_via not in ("ari", "agi"):
+            raise ValueError(f"ivr_via is ari or agi, not {ivr_via!r}")
         self.asterisk = asterisk
         self.user, self.password = user, password
         if recording_dir is None:
@@ -107,6 +114,8 @@ class EmulatedARIServer:
         self.asterisk_id = asterisk_id
         self.ivr_via = ivr_via
         self.ari_apps = list(ari_apps)
+        self.fastagi = fastagi
+        self.reactor = reactor
         #: Live channels by id.
         self.channels: dict[str, ARIChannel] = {}
         #: Every request received, in order.

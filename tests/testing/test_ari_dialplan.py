@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest_twisted
 from twisted.internet.defer import Deferred
+from twisted.internet.protocol import Factory
+from twisted.protocols.basic import LineOnlyReceiver
 
 from gtx.testing import CallSpec, DialDestination, QueueBehaviour
 from tests.testing.ari_harness import Rig, rig
@@ -116,6 +118,7 @@ async def test_dialer_call_answered_by_a_human_goes_to_the_ivr_over_ari(tmp_path
     start = next(e for e in r.client.received if e["type"] == "StasisStart")
     assert start["args"] == ["dialer", "x"]
     assert start["channel"]["dialplan"]["app_data"] == "gtx,dialer,x"
+    assert start["channel"]["dialplan"]["context"] == "gtx-stasis"
     # gtx-down had no WebSocket: its Stasis() failed at once, then gtx took the call.
     assert record.stasis_statuses == ["FAILED", "SUCCESS"]
     assert record.hangup_source == "dialplan"
@@ -148,5 +151,41 @@ async def test_kick_ends_stasis_and_the_call_goes_on_in_the_dialplan(tmp_path: P
     record = await r.run(d)
     assert record.continued_at == ("gtx", "menu", 3)
     assert r.client.types()[-2:] == ["StasisEnd", "ChannelVarset"]
+    assert record.hangup_source == "dialplan"
+    await r.close()
+
+
+class _OneCommandAGI(LineOnlyReceiver):
+    """A FastAGI server that reads the environment, marks the session done and leaves."""
+
+    delimiter = b"\n"
+
+    def __init__(self, seen: list[str]) -> None:
+        self.seen = seen
+
+    def lineReceived(self, line: bytes) -> None:
+        text = line.decode()
+        self.seen.append(text)
+        if text == "":
+            self.sendLine(b'SET VARIABLE GTX_STATUS "DONE"')
+        elif text.startswith("200"):
+            assert self.transport is not None
+            self.transport.loseConnection()
+
+
+@pytest_twisted.ensureDeferred
+async def test_dialer_call_handed_to_the_ivr_over_fastagi(tmp_path: Path) -> None:
+    seen: list[str] = []
+    factory = Factory.forProtocol(lambda: _OneCommandAGI(seen))
+    r = await rig(tmp_path, destinations={
+        "PJSIP/5551234@trunk": DialDestination.answer(after=1, talk=None)},
+        ivr_via="agi", fastagi=factory)
+    await r.run(_originate_dialer_call(r, "f1", GTX_DIALER_APP="dialer,7"))
+    record = await r.run(r.server.channels["f1"].finished)
+    assert "agi_network_script: dialer" in seen
+    assert "agi_arg_1: 7" in seen
+    assert "agi_uniqueid: f1" in seen
+    assert record.variables["GTX_STATUS"] == "DONE"
+    assert "StasisStart" not in r.client.types()
     assert record.hangup_source == "dialplan"
     await r.close()
