@@ -205,14 +205,16 @@ class Backend:
 
     name = ""
 
-    def __init__(self, tmp_path: Path) -> None:
-        clock = Clock()
-        record_dir = tmp_path / "recordings"
-        record_dir.mkdir(parents=True, exist_ok=True)
-        self.shared = Shared(clock=clock, asterisk=EmulatedAsterisk(clock),
-                             ws=TimedWebService(clock), record_dir=record_dir)
-        self.shared.apps.update(menu=make_app("menu", str(record_dir)),
-                                sales=make_app("sales", str(record_dir)))
+    def __init__(self, tmp_path: Path, shared: Shared | None = None) -> None:
+        if shared is None:
+            clock = Clock()
+            record_dir = tmp_path / "recordings"
+            record_dir.mkdir(parents=True, exist_ok=True)
+            shared = Shared(clock=clock, asterisk=EmulatedAsterisk(clock),
+                            ws=TimedWebService(clock), record_dir=record_dir)
+            shared.apps.update(menu=make_app("menu", str(record_dir)),
+                               sales=make_app("sales", str(record_dir)))
+        self.shared = shared
 
     # -- the scene --------------------------------------------------------------------------
 
@@ -297,8 +299,8 @@ class FastAGIBackend(Backend):
 
     name = "fastagi"
 
-    def __init__(self, tmp_path: Path) -> None:
-        super().__init__(tmp_path)
+    def __init__(self, tmp_path: Path, shared: Shared | None = None) -> None:
+        super().__init__(tmp_path, shared)
         self.factory = FastAGIFactory(self.shared.run_session, clock=self.clock,
                                       asterisk_name_for=lambda host: "pbx1")
 
@@ -360,8 +362,8 @@ class ARIBackend(Backend):
 
     name = "ari"
 
-    def __init__(self, tmp_path: Path) -> None:
-        super().__init__(tmp_path)
+    def __init__(self, tmp_path: Path, shared: Shared | None = None) -> None:
+        super().__init__(tmp_path, shared)
         self.server = EmulatedARIServer(self.asterisk, recording_dir=self.record_dir)
         self.link: ARIClient | None = None
         self.runner: StasisRunner | None = None
@@ -435,6 +437,8 @@ class ARIBackend(Backend):
             applications=[(app_name.lower(), data) for app_name, data, _ in record.exec_runs])
 
 
-def backend_for(name: str, tmp_path: Path) -> Backend:
-    """A new backend of that name."""
-    return {"fastagi": FastAGIBackend, "ari": ARIBackend}[name](tmp_path)
+def backend_for(name: str, tmp_path: Path, shared: Shared | None = None) -> Backend:
+    """A new backend of that name (sharing the clock, web service, engine and emulated
+    Asterisk of ``shared``, when given)."""
+    backends: dict[str, type[Backend]] = {"fastagi": FastAGIBackend, "ari": ARIBackend}
+    return backends[name](tmp_path, shared)
