@@ -284,15 +284,32 @@ async def ari_dialer_answered(run: ARIRun) -> None:
 
 
 async def _stasis_with_failover(run: ARIRun, app_args: list[str]) -> None:
-    """``Gosub(gtx-stasis,s,1(APP))``: ``Stasis()`` on each ARI application in turn."""
+    """``Gosub(gtx-stasis,s,1(APP))`` of ``dialplan/extensions_gtx.conf``: ``Stasis()`` on
+    the server's ``ari_apps`` round robin, ``GTX_ROUNDS`` times (default 2), until a session
+    reaches its end (``GTX_STATUS`` DONE, ERROR, HANGUP, or a new HANDOFF); an application
+    not connected (``STASISSTATUS=FAILED``) or one that lets the call go with the status it
+    had is a failover. None left: ``GTX_STATUS=ERROR``, the fallback prompt, hang-up."""
     back = run.channel.location
     run.channel.set_location("gtx-stasis", "s", 0)
-    for ari_app in run.server.ari_apps:
-        if await run.stasis(ari_app, app_args):
+    if run.variable("GTX_STATUS") not in ("RUNNING", "READY", "HANDOFF"):
+        run.set_variable("GTX_STATUS", "")
+    entry = f"{run.variable('GTX_STATUS')}/{run.variable('GTX_STEP')}"
+    apps = run.server.ari_apps
+    rounds = int(run.variable("GTX_ROUNDS") or 2) if run.variable("GTX_ROUNDS").isdigit() else 2
+    attempts = len(apps) * max(rounds, 1)
+    for attempt in range(attempts):
+        await run.stasis(apps[attempt % len(apps)], app_args)
+        status = run.variable("GTX_STATUS")
+        if status in ("DONE", "ERROR", "HANGUP") or (
+                status == "HANDOFF" and f"{status}/{run.variable('GTX_STEP')}" != entry):
             break
     else:
         run.set_variable("GTX_STATUS", "ERROR")
-        run.set_variable("GTX_ERROR", "node_unreachable: no ARI application took the call")
+        run.set_variable("GTX_ERROR", f"node_unreachable: no gtx Stasis application ran "
+                                      f"{app_args[0]} to its end in {attempts} attempts")
+        await run.application("Playback", run.variable("GTX_FALLBACK") or "an-error-has-occured")
+    if run.variable("GTX_STATUS") in ("HANGUP", "ERROR"):
+        run.hangup()  # GTX_ON_ERROR=hangup, the default
     run.channel.set_location(*back)
 
 

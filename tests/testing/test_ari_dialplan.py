@@ -105,8 +105,13 @@ async def test_dialer_call_answered_by_a_human_goes_to_the_ivr_over_ari(tmp_path
     r = await rig(tmp_path, destinations={
         "PJSIP/5551234@trunk": DialDestination.answer(after=2, talk=None)},
         ari_apps=("gtx-down", "gtx"))
-    r.client.events.on_stasis_start(lambda e: r.client.call(
-        "POST", f"/channels/{e['channel']['id']}/continue"))
+
+    def session(event: dict[str, Any]) -> None:
+        base = f"/channels/{event['channel']['id']}"
+        r.client.call("POST", f"{base}/variable", {"variable": "GTX_STATUS", "value": "DONE"})
+        r.client.call("POST", f"{base}/continue")
+
+    r.client.events.on_stasis_start(session)
     await r.run(_originate_dialer_call(r, "c7", GTX_AMD="1", GTX_DIALER_APP="dialer,x"))
     record = await r.run(r.server.channels["c7"].finished)
     user_events = [(e["eventname"], e["userevent"]) for e in r.client.received
@@ -123,6 +128,24 @@ async def test_dialer_call_answered_by_a_human_goes_to_the_ivr_over_ari(tmp_path
     assert record.stasis_statuses == ["FAILED", "SUCCESS"]
     assert record.hangup_source == "dialplan"
     assert record.continues[0] == ("gtx-dialer", "answered", 1)
+    await r.close()
+
+
+@pytest_twisted.ensureDeferred
+async def test_dialer_call_no_session_ran_to_its_end(tmp_path: Path) -> None:
+    r = await rig(tmp_path, destinations={
+        "PJSIP/5551234@trunk": DialDestination.answer(after=2, talk=None)},
+        ari_apps=("gtx-down", "gtx"))
+    # A draining node: lets every call go on untouched.
+    r.client.events.on_stasis_start(lambda e: r.client.call(
+        "POST", f"/channels/{e['channel']['id']}/continue"))
+    await r.run(_originate_dialer_call(r, "c8"))
+    record = await r.run(r.server.channels["c8"].finished)
+    # 2 applications x 2 rounds, then the error and the fallback prompt.
+    assert record.stasis_statuses == ["FAILED", "SUCCESS", "FAILED", "SUCCESS"]
+    assert record.variables["GTX_STATUS"] == "ERROR"
+    assert record.variables["GTX_ERROR"].startswith("node_unreachable:")
+    assert record.played == ["an-error-has-occured"]
     await r.close()
 
 
