@@ -23,15 +23,12 @@ events are watched (``channel:<call_id>``) before the request is sent. What happ
   ``machine``, ``abandoned`` or ``answered``); before any answer, its Q.850 cause says how.
 
 Every placed call ends in exactly one ENDED update, after which its channel is not watched any
-more. Nothing waits forever: an attempt with no answer and no outcome after its ring timeout
-plus ``margin`` is hung up and ended ``failed``. After every (re)connection of the link the
-calls followed are compared with ``channels.list``: those still up are kept (an answer, or a
-``StasisStart`` missed while the link was down, is acted on), the others are ENDED (cause
-"ended while the ARI link was down").
-
-A request whose answer was lost (no answer in time) is treated as placed, never as refused:
-Asterisk may have dialled it, and reporting it refused could make the dialer dial the contact
-twice. The next resynchronisation or the bound then ends it.
+more. Nothing waits forever: an attempt with no outcome after its ring timeout plus ``margin``
+is hung up and ended ``failed``. After every (re)connection the calls followed are compared
+with ``channels.list``: those still up are kept (an answer or a ``StasisStart`` missed while
+the link was down is acted on), the others are ENDED ("ended while the ARI link was down").
+A request left unanswered (:class:`~gtx.asterisk.ari_api.AriTimeout`) is followed as placed,
+never refused: Asterisk may have dialled it, and the dialer must not dial the contact twice.
 """
 
 from __future__ import annotations
@@ -53,6 +50,7 @@ from gtx.asterisk.ari_api import (
     AriTimeout,
     AriUnavailable,
 )
+from gtx.asterisk.ari_dialer_calls import originate_params, user_event, waits_in_stasis
 from gtx.asterisk.ari_events import Event, channel_key, stasis_args
 from gtx.asterisk.ari_sweep import AriChannelSweep, ChannelJSON, Comparer
 from gtx.asterisk.call_outcomes import (
@@ -223,7 +221,7 @@ class ARIOriginator:
         if call.canceled:
             self._send_hangup(call.call_id)  # asked while the link was down
         self._on_state(call, channel.get("state"))
-        if _waits_in_stasis(channel, self.link.app):
+        if waits_in_stasis(channel, self.link.app):
             call.handed = False  # its StasisStart was lost with the link
             self._answered(call)
             self._hand_to_dialplan(call)
@@ -275,13 +273,11 @@ class ARIOriginator:
                 self._end(call, "canceled" if call.canceled else outcome, f"dial {status}")
 
     def _on_user_event(self, call: _Call, event: Event) -> None:
-        fields = event.get("userevent")
-        fields = fields if isinstance(fields, Mapping) else {}
-        kind = str(event.get("eventname") or fields.get("eventname") or "")
+        kind, fields = user_event(event)
         if kind not in ANSWER_EVENTS or fields.get("CallId", call.call_id) != call.call_id:
             return
         self._answered(call)
-        verdict = dialplan_verdict(kind, _text(fields.get("Status")), _text(fields.get("Cause")))
+        verdict = dialplan_verdict(kind, fields.get("Status"), fields.get("Cause"))
         if verdict is not None:
             call.verdict, call.verdict_cause = verdict
 
@@ -412,42 +408,3 @@ class ARIOriginator:
         if timer is not None and timer.active():
             timer.cancel()
 
-
-def originate_params(request: OriginateRequest, app: str) -> dict[str, Any]:
-    """The parameters of ``channels.originate`` for ``request`` into Stasis ``app``.
-
-    ``GTX_CALL_ID`` is always among the variables (the dialplan reports with it). Raises
-    ``ValueError`` for a request Asterisk could not read."""
-    if "/" not in request.dial_string.strip("/"):
-        raise ValueError(f"dial string {request.dial_string!r} is not TECH/RESOURCE")
-    if request.timeout <= 0:
-        raise ValueError(f"ring timeout must be positive, not {request.timeout}")
-    variables = {"GTX_CALL_ID": request.call_id, **request.variables}
-    for name in variables:
-        if not name or "=" in name:
-            raise ValueError(f"invalid channel variable name {name!r}")
-    params: dict[str, Any] = {
-        "endpoint": request.dial_string,
-        "app": app,
-        "appArgs": DIALER_CALL,
-        "channelId": request.call_id,
-        "otherChannelId": f"{request.call_id}-2",
-        "timeout": int(request.timeout),
-        "variables": variables,
-    }
-    if request.caller_id:
-        params["callerId"] = request.caller_id
-    return params
-
-
-def _waits_in_stasis(channel: ChannelJSON, app: str) -> bool:
-    """True for a dialer call answered and waiting in ``Stasis(app,gtx-dialer)``."""
-    dialplan = channel.get("dialplan")
-    if not isinstance(dialplan, Mapping) or dialplan.get("app_name") != "Stasis":
-        return False
-    return [a.strip() for a in str(dialplan.get("app_data", "")).split(",")][:2] == [
-        app, DIALER_CALL]
-
-
-def _text(value: object) -> str | None:
-    return None if value is None else str(value)

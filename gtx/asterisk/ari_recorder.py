@@ -4,44 +4,36 @@ ARI records only channels in a Stasis application, and the channels gtx records 
 the dialplan (a dialer call in a queue, an IVR over FastAGI). So a recording is a **snoop**:
 
 - **start**: ``channels.snoopChannel(channelId=<target>, spy=both, app=<ari_app>,
-  appArgs=gtx-snoop, snoopId=gtx-snoop-<recording id>)`` makes a channel, in Stasis from its
-  creation, that hears both directions of the target; the snoop is tagged with the recording's
-  name (channel variable ``GTX_RECORDING``, so that a restarted gtx finds it), then
-  ``channels.record(channelId=<snoop>, name, format, maxDurationSeconds, beep=false,
-  ifExists=fail)``. The name is the file's, relative to Asterisk's recording spool
-  (``ari_recording_dir``), without its extension, which is the format: the file must be
-  directly in that directory (ARI addresses a live recording by its name in a URL path, where
-  a ``/`` cannot be). A target given by name is resolved to its id with ``channels.list``.
-- What ARI recordings cannot do is refused with :class:`RecordingNotSupported` before anything
-  is sent: split legs (receive/transmit files), periodic beeps, recording only while bridged
-  — record that server with MixMonitor (``record_via = ami``).
-- **updates**, from the events of the target, the snoop and the recording: ``RecordingStarted``
-  → STARTED; ``RecordingFinished`` → STOPPED (cause ``stopped`` after :meth:`stop`,
-  ``max_seconds`` when the length bound ended it, ``hangup`` after the target hung up);
-  ``RecordingFailed`` → STOPPED ``failed``; the snoop's ``ChannelDestroyed`` → STOPPED
-  (``hangup``, its file is closed). Every recording ends in exactly one STOPPED, after which
-  its snoop is hung up and nothing about it is watched any more.
+  appArgs=gtx-snoop, snoopId=gtx-snoop-<recording id>)`` makes a channel in Stasis that hears
+  both directions of the target, tagged with the recording's name (variable ``GTX_RECORDING``:
+  how a restarted gtx finds it), then ``channels.record(channelId=<snoop>, name, format,
+  maxDurationSeconds, beep=false, ifExists=fail)``. The name is the file's without its
+  extension (the format), and the file must be directly in Asterisk's recording spool
+  (``ari_recording_dir``): ARI addresses a live recording by name in a URL path, where a ``/``
+  cannot be. A target given by name is resolved to its id with ``channels.list``.
+- What ARI recordings cannot do is refused (:class:`RecordingNotSupported`, nothing sent): split
+  legs, periodic beeps, recording only while bridged — use MixMonitor (``record_via = ami``).
+- **updates**: ``RecordingStarted`` → STARTED; ``RecordingFinished`` → STOPPED (``stopped``
+  after :meth:`stop`, ``max_seconds`` at the length bound, ``hangup`` after the target hung
+  up); ``RecordingFailed`` → STOPPED ``failed``; the snoop's ``ChannelDestroyed`` → STOPPED
+  ``hangup``. Exactly one STOPPED, after which the snoop is hung up and nothing is watched.
 - **mute** is ``recordings.mute`` / ``unmute`` (silence is written: the file keeps the call's
-  length); **pause** is ``recordings.pause`` / ``unpause`` (nothing is written: a gap).
-  Resuming undoes either.
+  length); **pause** is ``recordings.pause`` / ``unpause`` (a gap). Resuming undoes either.
 - **stop** is ``recordings.stop``, then the snoop is hung up.
-- **after every (re)connection**, recordings followed are checked against ``channels.list``:
-  one whose snoop is gone ended while the link was down (STOPPED ``hangup``, or ``stopped``
-  when its target is still up); one whose snoop is up but whose live recording is gone reached
-  its length bound meanwhile.
+- **after every (re)connection**, ``channels.list``: a recording whose snoop is gone ended while
+  the link was down (``hangup``, or ``stopped`` when its target is up); one whose snoop is up
+  but whose live recording is gone reached its length bound meanwhile.
 
-A recording this process does not follow (started before a restart) is found by its target
-(:func:`~gtx.asterisk.ari_recording_ops.find_live`): stop, mute and pause work on it.
-
-Every wait is bounded: a ``RecordingStarted`` that does not follow an accepted record, or an
-end that does not follow a stop or a hang-up, is given ``event_grace`` seconds.
+A recording started before a restart is found by its target
+(:func:`~gtx.asterisk.ari_recording_ops.find_live`): stop, mute and pause work on it. Every
+wait is bounded: a ``RecordingStarted`` after an accepted record, or an end after a stop or a
+hang-up, is given ``event_grace`` seconds.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 from twisted.internet.defer import Deferred, fail, succeed
@@ -54,6 +46,7 @@ from gtx.asterisk.ari_events import Event, channel_key, recording_key
 from gtx.asterisk.ari_recording_ops import (
     NAME_VARIABLE,
     SNOOP_PREFIX,
+    FollowedRecording,
     LiveRecording,
     channel_id,
     channel_up,
@@ -85,35 +78,6 @@ CAUSE_FAILED = "failed"
 CAUSE_LINK_LOST = "link lost"
 
 
-@dataclass
-class _Recording:
-    """One recording being followed."""
-
-    command: RecordCommand
-    sink: RecordingSink
-    name: str  # the live recording's name
-    format: str
-    snoop: str
-    names: set[str]  # the target's name and id, as far as known
-    target: str | None = None  # the target's id, once known
-    accepted_at: float | None = None
-    started: bool = False
-    muted: bool = False
-    paused: bool = False
-    stopping: str | None = None  # the cause of the stop asked for
-    early_end: str | None = None  # how it ended before Asterisk accepted it
-    target_gone: bool = False
-    snoop_gone: bool = False  # destroyed, or hung up by gtx
-    grace: IDelayedCall | None = None  # a RecordingStarted that may never come
-    ending: IDelayedCall | None = None  # an end that may never come
-    unwatch: list[Callable[[], None]] = field(default_factory=list)
-    ended: bool = False
-
-    @property
-    def recording_id(self) -> str:
-        return self.command.recording_id
-
-
 class ARIRecorder:
     """The :class:`gtx.recording.RecordingControl` of one Asterisk server, over its ARI link
     (see the module docstring)."""
@@ -127,7 +91,7 @@ class ARIRecorder:
         self.event_grace = event_grace
         self.new_id = new_id or (lambda: uuid.uuid4().hex)
         self.log = log or Logger(namespace="gtx.ari")
-        self._recordings: dict[str, _Recording] = {}
+        self._recordings: dict[str, FollowedRecording] = {}
         self._sweep = AriChannelSweep(link, "recordings", self._prepare_sweep, self.log)
         link.on_ready(self.resynchronise)
 
@@ -162,7 +126,7 @@ class ARIRecorder:
         except RecordingError as e:
             return fail(e)
         snoop = SNOOP_PREFIX + (command.recording_id or self.new_id())
-        recording = _Recording(command, on_update, name, fmt, snoop, {command.channel})
+        recording = FollowedRecording(command, on_update, name, fmt, snoop, {command.channel})
         self._recordings[command.recording_id] = recording
         self._watch(recording, channel_key(snoop), recording_key(name))
         resolved = channel_id(self.link, command.channel)
@@ -246,7 +210,7 @@ class ARIRecorder:
 
         return compare
 
-    def _check_live(self, recording: _Recording) -> None:
+    def _check_live(self, recording: FollowedRecording) -> None:
         """The snoop is up: is its recording still live? (It may have reached its length
         bound while the link was down.)"""
         live = self.link.call("recordings", "getLive", recordingName=recording.name)
@@ -263,7 +227,7 @@ class ARIRecorder:
 
     # -- events -----------------------------------------------------------------------------
 
-    def _on_event(self, recording: _Recording, event: Event) -> None:
+    def _on_event(self, recording: FollowedRecording, event: Event) -> None:
         kind = event.get("type")
         if kind in ("RecordingStarted", "RecordingFinished", "RecordingFailed"):
             about = event.get("recording")
@@ -293,14 +257,14 @@ class ARIRecorder:
 
     # -- steps of a recording ---------------------------------------------------------------
 
-    def _snoop(self, target: str, recording: _Recording) -> Deferred[Any]:
+    def _snoop(self, target: str, recording: FollowedRecording) -> Deferred[Any]:
         recording.target = target
         recording.names.add(target)
         self._watch(recording, channel_key(target))
         return self.link.call("channels", "snoopChannel", channelId=target, spy="both",
                               app=self.link.app, appArgs=SNOOP, snoopId=recording.snoop)
 
-    def _tag(self, recording: _Recording) -> Deferred[None]:
+    def _tag(self, recording: FollowedRecording) -> Deferred[None]:
         """Name the recording on its snoop (``GTX_RECORDING``): how a restarted gtx finds it.
         Not needed to record: a failure is only logged."""
         tagged = self.link.call("channels", "setChannelVar", channelId=recording.snoop,
@@ -309,7 +273,7 @@ class ARIRecorder:
             "ARI {server}: snoop {snoop} not tagged: {error}", server=self.name,
             snoop=recording.snoop, error=f.getErrorMessage()))
 
-    def _accepted(self, recording: _Recording) -> None:
+    def _accepted(self, recording: FollowedRecording) -> None:
         recording.accepted_at = self.clock.seconds()
         if recording.early_end is not None:
             self._end(recording, recording.early_end)
@@ -317,7 +281,7 @@ class ARIRecorder:
         if not recording.started and recording.grace is None:
             recording.grace = self.clock.callLater(self.event_grace, self._started, recording)
 
-    def _started(self, recording: _Recording) -> None:
+    def _started(self, recording: FollowedRecording) -> None:
         self._cancel(recording.grace)
         recording.grace = None
         if recording.started or recording.ended:
@@ -325,7 +289,7 @@ class ARIRecorder:
         recording.started = True
         self._emit(recording, RecordingProgress.STARTED)
 
-    def _finished_cause(self, recording: _Recording) -> str:
+    def _finished_cause(self, recording: FollowedRecording) -> str:
         if recording.stopping is not None:
             return recording.stopping
         if recording.target_gone or recording.snoop_gone:
@@ -335,7 +299,7 @@ class ARIRecorder:
             return CAUSE_MAX_SECONDS
         return CAUSE_STOPPED
 
-    def _end_later(self, recording: _Recording, cause: str) -> None:
+    def _end_later(self, recording: FollowedRecording, cause: str) -> None:
         """End with ``cause`` unless the events end it first, within ``event_grace``."""
         if recording.ended:
             return
@@ -343,7 +307,7 @@ class ARIRecorder:
         recording.ending = self.clock.callLater(
             self.event_grace, lambda: self._end(recording, recording.stopping or cause))
 
-    def _end(self, recording: _Recording, cause: str) -> None:
+    def _end(self, recording: FollowedRecording, cause: str) -> None:
         if recording.ended:
             return
         if recording.accepted_at is None:
@@ -357,12 +321,12 @@ class ARIRecorder:
             self._hangup_snoop(recording)
         self._emit(recording, RecordingProgress.STOPPED, cause)
 
-    def _watch(self, recording: _Recording, *keys: str) -> None:
+    def _watch(self, recording: FollowedRecording, *keys: str) -> None:
         for key in keys:
             recording.unwatch.append(self.link.events.watch(
                 key, lambda event: self._on_event(recording, event)))
 
-    def _forget(self, recording: _Recording) -> None:
+    def _forget(self, recording: FollowedRecording) -> None:
         self._cancel(recording.grace)
         self._cancel(recording.ending)
         recording.grace = recording.ending = None
@@ -372,7 +336,7 @@ class ARIRecorder:
         if self._recordings.get(recording.recording_id) is recording:
             del self._recordings[recording.recording_id]
 
-    def _emit(self, recording: _Recording, progress: RecordingProgress,
+    def _emit(self, recording: FollowedRecording, progress: RecordingProgress,
               cause: str | None = None) -> None:
         try:
             recording.sink(RecordingUpdate(recording.recording_id, progress, cause))
@@ -418,7 +382,7 @@ class ARIRecorder:
 
         return self._mapped(live.addCallback(send), channel)
 
-    def _hangup_snoop(self, recording: _Recording) -> None:
+    def _hangup_snoop(self, recording: FollowedRecording) -> None:
         if recording.accepted_at is not None or recording.target is not None:
             self._hangup(recording.snoop)
 
@@ -439,7 +403,7 @@ class ARIRecorder:
 
         return deferred.addErrback(mapped)
 
-    def _find(self, channel: str) -> _Recording | None:
+    def _find(self, channel: str) -> FollowedRecording | None:
         return next((r for r in self._recordings.values()
                      if channel in r.names and not r.ended), None)
 

@@ -1,6 +1,7 @@
-"""The pieces of :mod:`gtx.asterisk.ari_recorder` that keep no state: what an ARI recording can
-be asked (:func:`refuse_unsupported`), the name and format of its file (:func:`recording_name`),
-the parameters of ``channels.record``, the errors gtx reports (:func:`recording_error`), a
+"""The pieces of :mod:`gtx.asterisk.ari_recorder`: what it knows of a recording it follows
+(:class:`FollowedRecording`) and, keeping no state, what an ARI recording can be asked
+(:func:`refuse_unsupported`), the name and format of its file (:func:`recording_name`), the
+parameters of ``channels.record``, the errors gtx reports (:func:`recording_error`), a
 channel's id and whether it is up, resuming a recording, and finding one made before a
 restart (:func:`find_live`).
 """
@@ -9,11 +10,12 @@ from __future__ import annotations
 
 import posixpath
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from twisted.internet.defer import Deferred, succeed
+from twisted.internet.interfaces import IDelayedCall
 from twisted.python.failure import Failure
 
 from gtx.asterisk.ari_api import AriConflict, AriError, AriLink, AriNotFound, AriUnavailable
@@ -22,6 +24,7 @@ from gtx.recording import (
     RecordCommand,
     RecordingError,
     RecordingNotSupported,
+    RecordingSink,
     RecordingUnavailable,
 )
 
@@ -42,6 +45,35 @@ class LiveRecording:
     snoop: str
     muted: bool | None = None
     paused: bool | None = None
+
+
+@dataclass
+class FollowedRecording:
+    """What :class:`~gtx.asterisk.ari_recorder.ARIRecorder` knows of a recording it follows."""
+
+    command: RecordCommand
+    sink: RecordingSink
+    name: str  # the live recording's name
+    format: str
+    snoop: str
+    names: set[str]  # the target's name and id, as far as known
+    target: str | None = None  # the target's id, once known
+    accepted_at: float | None = None
+    started: bool = False
+    muted: bool = False
+    paused: bool = False
+    stopping: str | None = None  # the cause of the stop asked for
+    early_end: str | None = None  # how it ended before Asterisk accepted it
+    target_gone: bool = False
+    snoop_gone: bool = False  # destroyed, or hung up by gtx
+    grace: IDelayedCall | None = None  # a RecordingStarted that may never come
+    ending: IDelayedCall | None = None  # an end that may never come
+    unwatch: list[Callable[[], None]] = field(default_factory=list)
+    ended: bool = False
+
+    @property
+    def recording_id(self) -> str:
+        return self.command.recording_id
 
 
 def refuse_unsupported(command: RecordCommand) -> None:

@@ -18,7 +18,8 @@ from gtx.asterisk.ari_api import (
     AriTimeout,
     AriUnavailable,
 )
-from gtx.asterisk.ari_originator import ENDED_WHILE_DOWN, ARIOriginator, originate_params
+from gtx.asterisk.ari_dialer_calls import originate_params
+from gtx.asterisk.ari_originator import ENDED_WHILE_DOWN, ARIOriginator
 from gtx.origination import (
     OriginateError,
     OriginateRefused,
