@@ -190,6 +190,7 @@ async def test_snoop_recording_hears_the_caller_and_the_prompt_and_dies_with_the
     assert snoop_events[:2] == ["ChannelVarset", "StasisStart"]
     assert snoop_events[-3:] == ["StasisEnd", "ChannelVarset", "ChannelDestroyed"]
     assert r.server.channels == {}
+    assert r.clock.getDelayedCalls() == []
     assert record.hangup_source == "caller"
     snoop_record = next(rec for rec in r.server.records if rec.channel_id == "sn1")
     assert snoop_record.channel.startswith(f"Snoop/{record.channel_id}-")

@@ -68,6 +68,7 @@ async def test_a_call_enters_stasis_hears_a_prompt_presses_and_hangs_up(tmp_path
     assert record.stasis_status == "SUCCESS"
     assert record.duration == pytest.approx(3.25)
     assert r.server.channels == {}
+    assert r.clock.getDelayedCalls() == []  # nothing of the call is left on the Clock
     assert check_against_listings(r.server.requests) == []
     await r.close()
 
