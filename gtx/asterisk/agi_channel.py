@@ -2,8 +2,10 @@
 
 Hang-up detection lives here and in the protocol's ``hung_up`` state, nowhere else: the
 asynchronous ``HANGUP`` notice and ``511`` replies mark the protocol hung up, a ``result=-1`` of
-a command that needs the caller (GET DATA, WAIT FOR DIGIT, SAY *, RECORD FILE's ``(hangup)``)
-marks it too, and a lost connection fails with :class:`ChannelGone`.
+a command that needs the caller (GET DATA, WAIT FOR DIGIT, SAY *, RECORD FILE's ``(hangup)``,
+EXEC of Wait and MusicOnHold) marks it too, and a lost connection fails with
+:class:`ChannelGone`. Other applications (ConfBridge, an exec'd one) may return 0 when the
+caller hung up: that hang-up shows on the next command.
 
 ``STREAM FILE`` answers ``result=-1 endpos=0`` both for a missing file and for a hang-up; a
 ``CHANNEL STATUS`` (answered ``511`` on a dead channel) tells them apart.
@@ -216,14 +218,20 @@ class FastAGIChannel:
                 await self.commands.set_music(True, moh or None)
                 return
             bound = seconds + self._limits.command_timeout
-            await self.commands.exec("MusicOnHold", [moh, _seconds(seconds)], bound)
+            if await self.commands.exec("MusicOnHold", [moh, _seconds(seconds)], bound) < 0:
+                raise self._hung_up_on("MusicOnHold")  # -1 only when the caller hangs up
 
         return self._run(music_on_hold())
 
     def wait(self, seconds: float) -> Deferred[None]:
         """Wait(seconds)."""
-        bound = seconds + self._limits.command_timeout
-        return self._exec_none("Wait", [_seconds(seconds)], bound)
+
+        async def wait() -> None:
+            bound = seconds + self._limits.command_timeout
+            if await self.commands.exec("Wait", [_seconds(seconds)], bound) < 0:
+                raise self._hung_up_on("Wait")  # ast_safe_sleep: -1 only on a hang-up
+
+        return self._run(wait())
 
     def send_dtmf(self, digits: str) -> Deferred[None]:
         """SendDTMF(digits); ``w`` is SendDTMF's half-second pause."""

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 import pytest_twisted
 
+from gtx.testing import DialDestination, QueueBehaviour
 from gtx.xmlrpc.errors import ConnectFailed
 from tests.backends.harness import URL, Backend, CallResult
 from tests.ivr.fakes import Delay
@@ -203,3 +205,35 @@ async def test_a_session_found_running_resumes_at_its_step(backend: Backend) -> 
     assert (request["vars"], request["result"]["status"]) == ({"k": "v"}, "resumed")
     assert result.heard == ["welcome"]
     assert result.variables["GTX_STATUS"] == "DONE"
+
+
+@pytest.mark.parametrize("action", [
+    {"action": "wait", "seconds": 10},
+    {"action": "moh", "seconds": 10},
+    {"action": "say", "type": "digits", "value": "1234567890"},
+    {"action": "queue", "queue": "support"},
+    {"action": "conference", "conference": "room1"},
+    {"action": "exec", "application": "Playback", "args": ["demo-congrats"]},
+    {"action": "dial", "target": "PJSIP/sales", "options": "g"},
+], ids=lambda action: action["action"])
+@pytest_twisted.ensureDeferred
+async def test_the_caller_hangs_up_during_each_waiting_action(
+        backend: Backend, action: dict[str, Any]) -> None:
+    backend.queue("support", QueueBehaviour(wait_seconds=30))
+    backend.destination("PJSIP/sales", DialDestination.answer(after=1, talk=30))
+    backend.steps({"actions": [action, {"action": "play", "files": "goodbye"}]}, {})
+    result = await backend.call("wait 2.5; hangup")
+    assert result.methods == ["menu.start", "menu.hangup"]
+    entry, after = result.last["result"]["actions"]
+    if backend.name == "fastagi" and action["action"] in ("conference", "exec"):
+        # ConfBridge and an exec'd application may return 0 when the caller hangs up, and
+        # Asterisk's HANGUP notice only follows the reply: the action ends at once, ok, and
+        # the hang-up shows on the next one (gtx.asterisk.agi_channel's docstring).
+        assert entry["status"] == "ok"
+        assert after == {"action": "play", "status": "hangup"}
+    else:
+        assert entry["status"] == "hangup"
+        assert after == {"action": "play", "status": "skipped"}
+    assert result.at[1] == pytest.approx(2.5, abs=0.1)  # at once, not when the action ends
+    assert "goodbye" not in result.heard
+    final_status_after_a_hangup(backend, result)
