@@ -80,6 +80,7 @@ class ARIBridges:
         channel.bridge = bridge
         bridge.subscribers |= self._apps_of(channel)  # as ARI subscribes the app to it
         channel.media.note("media", f"joins bridge {bridge.id}")
+        self.server.recordings.changed()
         self._emit(bridge, event("ChannelEnteredBridge", self._ts(),
                                  ("bridge", bridge.to_json()), ("channel", channel.to_json())))
 
@@ -92,6 +93,7 @@ class ARIBridges:
         bridge.channels.remove(channel)
         channel.bridge = None
         channel.media.note("media", f"leaves bridge {bridge.id}")
+        self.server.recordings.changed()
         extra = set(apps or ())
         self._emit(bridge, event("ChannelLeftBridge", self._ts(), ("bridge", bridge.to_json()),
                                  ("channel", channel.to_json())), extra | self._apps_of(channel),

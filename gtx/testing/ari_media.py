@@ -94,6 +94,7 @@ class ARIMedia:
             return
         offset = playback.offset if playback.index == 0 else 0.0
         self._play_file(playback, files, 0, offset)
+        self.server.recordings.changed()
 
     def _play_file(self, playback: Playback, files: list[tuple[str, float | None]],
                    index: int, offset: float = 0.0) -> None:
@@ -155,6 +156,8 @@ class ARIMedia:
             channel.playbacks.remove(playback)
         if next_one and channel.playbacks:
             self._start_media(channel.playbacks[0])
+        else:
+            self.server.recordings.changed()
 
     def stop(self, playback: Playback) -> None:
         """``playbacks.stop`` (see the module docstring)."""

@@ -110,6 +110,7 @@ class ARIRecordings:
         """Say whether the party on ``channel`` speaks from now on."""
         self.flush_all()
         channel.talks = talks
+        self.changed()
 
     def _sound(self, recording: LiveRecording) -> tuple[int, ...]:
         channel = recording.channel
@@ -159,13 +160,25 @@ class ARIRecordings:
             recording.talking += count
         if recording.writer is not None and (sound or recording.muted or self._flows(recording)):
             recording.writer.write(tone(sound, start, count))
-        self._watch_silence(recording, bool(sound), now)
 
-    def _watch_silence(self, recording: LiveRecording, sound: bool, now: float) -> None:
-        if sound or recording.max_silence <= 0:
+    def changed(self) -> None:
+        """What recordings hear has just changed (a party talks or stops, a playback starts
+        or ends, a bridge changes): silence is watched from now on."""
+        for recording in list(self.live.values()):
+            if recording.state == "recording" and recording.max_silence > 0:
+                silent = recording.silent_since is not None
+                self._watch_silence(recording)
+                if silent != (recording.silent_since is not None):
+                    recording.cancel_timers()
+                    self._schedule(recording)
+
+    def _watch_silence(self, recording: LiveRecording) -> None:
+        """Note when the silence under way started (None: something sounds)."""
+        sound = not recording.muted and bool(self._sound(recording))
+        if sound or recording.max_silence <= 0 or recording.state != "recording":
             recording.silent_since = None
         elif recording.silent_since is None:
-            recording.silent_since = now
+            recording.silent_since = recording.channel.media.timeline.now()
 
     # -- life cycle ------------------------------------------------------------------------------
 
@@ -204,7 +217,7 @@ class ARIRecordings:
         recording.last = channel.media.timeline.now()
         channel.media.note("media", f"records {recording.name}.{recording.format}")
         self._emit(recording, "RecordingStarted")
-        self._watch_silence(recording, bool(self._sound(recording)), recording.last)
+        self._watch_silence(recording)
         self._schedule(recording)
 
     def _schedule(self, recording: LiveRecording) -> None:
@@ -258,15 +271,14 @@ class ARIRecordings:
         recording.state = "paused" if paused else "recording"
         recording.silent_since = None
         recording.cancel_timers()
-        if not paused:
-            self._watch_silence(recording, bool(self._sound(recording)),
-                                recording.channel.media.timeline.now())
+        self._watch_silence(recording)
         self._schedule(recording)
 
     def mute(self, recording: LiveRecording, muted: bool) -> None:
         """Mute (silence written) or unmute."""
         self._flush(recording)
         recording.muted = muted
+        self.changed()
 
     def dtmf(self, channel: ARIChannel, digit: str) -> None:
         """A key from the caller: a recording with a matching ``terminateOn`` stops."""

@@ -215,3 +215,24 @@ async def test_silence_is_written_on_a_real_channel_but_not_on_a_local_one(
     assert len(data) == 44 + 2 * SECOND
     assert not any(data[44:])
     await r.close()
+
+
+@pytest_twisted.ensureDeferred
+async def test_max_silence_ends_a_recording_after_the_party_stops_talking(
+        tmp_path: Path) -> None:
+    r = await rig(tmp_path)
+    replies: list[Reply] = []
+    _recorder(r, replies, name="quiet", maxSilenceSeconds=2, maxDurationSeconds=20)
+    ids: list[str] = []
+    r.client.events.on_every(lambda e: ids.append(e["channel"]["id"])
+                             if e["type"] == "StasisStart" else None)
+    # The party talks for 3 s, then says nothing.
+    r.clock.callLater(3, lambda: r.server.recordings.set_talks(r.server.channels[ids[0]],
+                                                               False))
+    await r.run(r.server.stasis_call(_talking(channel="PJSIP/carol-00000003"),
+                                     "wait 10; hangup"))
+    finished, = _events(r, "RecordingFinished")
+    assert (finished["recording"]["duration"], finished["recording"]["talking_duration"],
+            finished["recording"]["silence_duration"]) == (5, 3, 2)
+    assert finished["timestamp"] == "2026-11-21T23:43:29.000+0000"
+    await r.close()
