@@ -18,7 +18,8 @@ logged in :attr:`requests`.
 
 Test controls (like a mock server's control handles): :meth:`fail_next`,
 :meth:`drop_websockets`, :meth:`refuse_connections`, :meth:`kick`, :meth:`hangup`,
-:attr:`requests`, :attr:`records`, :attr:`events_sent`, :attr:`requests_in_flight`.
+:meth:`set_talks`, :attr:`requests`, :attr:`records`, :attr:`events_sent`,
+:attr:`requests_in_flight`.
 """
 
 from __future__ import annotations
@@ -308,6 +309,10 @@ class EmulatedARIServer:
             self.calls.hangup(channel, 16, source="test")
         else:
             self.dialplan.continue_at(channel, None)
+
+    def set_talks(self, channel_id: str, talks: bool = True) -> None:
+        """Say whether the party on the channel speaks from now on (recordings hear it)."""
+        self.recordings.set_talks(self.channels[channel_id], talks)
 
     def hangup(self, channel_id: str, cause: int = 16) -> None:
         """The channel hangs up (as if its party did)."""

@@ -227,8 +227,7 @@ async def test_max_silence_ends_a_recording_after_the_party_stops_talking(
     r.client.events.on_every(lambda e: ids.append(e["channel"]["id"])
                              if e["type"] == "StasisStart" else None)
     # The party talks for 3 s, then says nothing.
-    r.clock.callLater(3, lambda: r.server.recordings.set_talks(r.server.channels[ids[0]],
-                                                               False))
+    r.clock.callLater(3, lambda: r.server.set_talks(ids[0], False))
     await r.run(r.server.stasis_call(_talking(channel="PJSIP/carol-00000003"),
                                      "wait 10; hangup"))
     finished, = _events(r, "RecordingFinished")
