@@ -81,6 +81,8 @@ class _Attempt:
 class ARIClient(Service):
     """The ARI link to the Asterisk server named ``name`` (see the module docstring)."""
 
+    name: str  # the server's name in gtx.ini, always set (a Service's name may be None)
+
     def __init__(
         self,
         *,
