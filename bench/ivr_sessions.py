@@ -7,14 +7,18 @@ mode), so what is measured is the system, not audio.
 
 Systems:
   gtx         ``gtx serve -c <generated ini>``, FastAGI on a free port of 127.0.0.1
+  gtx-ari     the same ``gtx serve`` driving the calls over ARI: its ``[asterisk:bench]``
+              ``ari_url`` points at an emulated ARI server inside this process, and the calls
+              enter ``Stasis(gtx,bench)`` there (bench/ivr_ari.py)
   pyst2       bench/baselines/pyst2_agi.py: one process per call (process AGI over stdio)
   panoramisk  bench/baselines/panoramisk_fastagi.py: an asyncio FastAGI server
 
 Reported per system: calls/s; p50/p99 of the latency between steps (from Asterisk's reply to the
 last command of step N to the first command of step N+1, as the emulated Asterisk sees it; it
 includes the web-service round trip); p50 of the time from the AGI environment to step 1's first
-command; peak RSS of the server process(es) and RSS per session; errors (calls that did not run
-the 3 steps correctly). The run exits with status 1 when any system has errors.
+command; peak RSS of the server process(es) and RSS per session; commands per call (AGI commands,
+or REST requests over ARI); errors (calls that did not run the 3 steps correctly). The run exits
+with status 1 when any system has errors.
 
     python bench/ivr_sessions.py [--calls 1000] [--concurrency N] [--quick] [--json FILE]
 """
@@ -22,11 +26,7 @@ the 3 steps correctly). The run exits with status 1 when any system has errors.
 from __future__ import annotations
 
 import argparse
-import atexit
 import json
-import select
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -36,98 +36,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from children import HERE, Child, free_port, start_stub
+from ivr_ari import ARI_PASSWORD, ARI_USER, ari_step_timings, call_over_ari, emulated_ari
 from ivr_calls import (
     DIGIT_PROMPT,
     WELCOME_PROMPT,
     CallRecord,
     RssSampler,
+    StepTimings,
     call_over_process,
     call_over_tcp,
     run_calls,
     step_timings,
 )
 
-HERE = Path(__file__).resolve().parent
-SYSTEMS = ("gtx", "pyst2", "panoramisk")
+SYSTEMS = ("gtx", "gtx-ari", "pyst2", "panoramisk")
 
 COLUMNS = ("system", "calls", "concurrency", "calls/s", "step p50 ms", "step p99 ms",
-           "first p50 ms", "peak RSS MB", "RSS/session KB", "AGI cmds/call", "errors")
-
-
-# --- the processes of a run -------------------------------------------------------------------
-
-_RUNNING: list[Child] = []
-
-
-class Child:
-    """A subprocess of the benchmark. It is ready once it printed ``listening on PORT`` (or,
-    with ``port``, once that port accepts connections); :meth:`stop` ends it, and every child
-    still running is killed when the benchmark exits, whatever happened."""
-
-    def __init__(self, name: str, argv: list[str], workdir: Path, *, port: int | None = None,
-                 ready_within: float = 30.0) -> None:
-        self.name = name
-        self.log = workdir / f"{name}.log"
-        with self.log.open("wb") as log:
-            self.process = subprocess.Popen(
-                argv, stdin=subprocess.PIPE, stdout=log if port else subprocess.PIPE, stderr=log)
-        _RUNNING.append(self)
-        self.port = port or 0
-        deadline = time.monotonic() + ready_within
-        while not self._ready():
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(f"{name} did not start: {self.log.read_text()[-2000:]}")
-            time.sleep(0.05)  # the reactor is not running yet: nothing else to do
-
-    @property
-    def pid(self) -> int:
-        return self.process.pid
-
-    def _ready(self) -> bool:
-        if self.port:
-            with socket.socket() as probe:
-                return probe.connect_ex(("127.0.0.1", self.port)) == 0
-        assert self.process.stdout is not None
-        if not select.select([self.process.stdout], [], [], 0.05)[0]:
-            return False
-        line = self.process.stdout.readline().decode()
-        if line.startswith("listening on "):
-            self.port = int(line.split()[-1])
-            return True
-        return False
-
-    def stop(self) -> None:
-        """Close its stdin (the children stop on that), then SIGTERM, then SIGKILL."""
-        if self in _RUNNING:
-            _RUNNING.remove(self)
-        if self.process.poll() is None:
-            try:
-                if self.process.stdin is not None:
-                    self.process.stdin.close()
-                self.process.terminate()
-                self.process.wait(5)
-            except (OSError, subprocess.TimeoutExpired):
-                self.process.kill()
-                self.process.wait(5)
-
-
-@atexit.register
-def _kill_children() -> None:
-    for child in list(_RUNNING):
-        child.stop()
-
-
-def free_port() -> int:
-    """A TCP port of 127.0.0.1 that is free right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def start_stub(workdir: Path) -> Child:
-    """The web service of the benchmark IVR, in its own process."""
-    return Child("stub", [sys.executable, str(HERE / "stub_service.py")], workdir)
+           "first p50 ms", "peak RSS MB", "RSS/session KB", "cmds/call", "errors")
 
 
 @dataclass
@@ -141,6 +67,12 @@ class System:
     pids: Callable[[], list[int]]
     per_process_rss: bool = False  # RSS summed over one process per call (no idle server)
     children: list[Child] = field(default_factory=list)
+    #: Reads a call's step timings (AGI lines by default).
+    timings: Callable[[Any], StepTimings] = step_timings
+    #: A running count of the commands sent (None: each call's own count, from its timings).
+    commands_sent: Callable[[], int] | None = None
+    #: Stops what runs inside this process for the system (the emulated ARI server).
+    close: Callable[[], Any] | None = None
 
     def service_problems(self, expected_calls: int) -> tuple[int, list[str]]:
         """Calls the web service saw go wrong: refused requests, calls that never reached
@@ -185,12 +117,14 @@ def emulated_asterisk(reactor: Any) -> Callable[[str, list[str]], Any]:
     return channel
 
 
-def start_system(reactor: Any, name: str, args: argparse.Namespace, stub: Child,
-                 workdir: Path) -> System:
+async def start_system(reactor: Any, name: str, args: argparse.Namespace, stub: Child,
+                       workdir: Path) -> System:
     """Start ``name`` against ``stub``; the returned System places calls to it."""
     service = f"http://127.0.0.1:{stub.port}/RPC2"
     channel = emulated_asterisk(reactor)
     timeout = args.call_timeout
+    if name == "gtx-ari":
+        return await start_gtx_ari(reactor, args, stub, workdir)
     if name == "gtx":
         port = free_port()
         config = workdir / "gtx.ini"
@@ -225,6 +159,41 @@ def start_system(reactor: Any, name: str, args: argparse.Namespace, stub: Child,
                   lambda: list(live), per_process_rss=True)
 
 
+async def start_gtx_ari(reactor: Any, args: argparse.Namespace, stub: Child,
+                        workdir: Path) -> System:
+    """gtx serve with an ``[asterisk:bench]`` whose ari_url is the emulated ARI server started
+    here; ready once gtx's Stasis application is registered on it."""
+    from twisted.internet.task import deferLater
+
+    service = f"http://127.0.0.1:{stub.port}/RPC2"
+    server = emulated_ari(reactor)
+    await server.start()
+    config = workdir / "gtx-ari.ini"
+    port = free_port()
+    config.write_text(GTX_INI.format(port=port, http=free_port(), service=service,
+                                     store=workdir / "gtx-ari.db", timeout=args.call_timeout)
+                      + GTX_ARI_INI.format(url=server.url, user=ARI_USER,
+                                           password=ARI_PASSWORD))
+    try:
+        child = Child("gtx-ari", [sys.executable, "-m", "gtx", "serve", "-c", str(config),
+                                  "--log-level", "warn"], workdir, port=port)
+        deadline = time.monotonic() + 30
+        while not server.app_connected("gtx"):
+            if time.monotonic() > deadline:
+                child.stop()
+                raise RuntimeError(f"gtx never registered its Stasis application: "
+                                   f"{child.log.read_text()[-2000:]}")
+            await deferLater(reactor, 0.05, lambda: None)
+    except BaseException:
+        await server.stop()
+        raise
+    return System("gtx-ari", args.concurrency, stub,
+                  lambda i: call_over_ari(reactor, server, i, args.call_timeout),
+                  lambda: [child.pid], children=[child],
+                  timings=lambda call: ari_step_timings(server, call),
+                  commands_sent=lambda: server.rest_requests, close=server.stop)
+
+
 GTX_INI = """\
 [gtx]
 node = bench
@@ -240,6 +209,13 @@ url = {service}
 method = bench.start
 ;; the stub only answers slowly when the machine is saturated: wait as long as a call may take
 timeout = {timeout:g}
+"""
+GTX_ARI_INI = """\
+[asterisk:bench]
+ari_url = {url}
+ari_user = {user}
+ari_password = {password}
+ari_app = gtx
 """
 
 
@@ -261,6 +237,7 @@ async def measure(reactor: Any, system: System, calls: int, warmup: int) -> dict
     sampler = RssSampler(reactor, system.pids)
     idle = sampler.sample()
     sampler.start()
+    sent_before = system.commands_sent() if system.commands_sent else 0
     started = time.perf_counter()
     records = await run_calls(calls, system.concurrency, system.place_call)
     elapsed = time.perf_counter() - started
@@ -273,7 +250,7 @@ async def measure(reactor: Any, system: System, calls: int, warmup: int) -> dict
         try:
             if record.error:
                 raise ValueError(record.error)
-            timings = step_timings(record)
+            timings = system.timings(record)
         except ValueError as error:
             problems.append(f"call {record.index}: {error}")
             continue
@@ -281,6 +258,8 @@ async def measure(reactor: Any, system: System, calls: int, warmup: int) -> dict
         firsts.append(timings.first)
         commands.append(timings.commands)
     failed_calls = len(problems)
+    if system.commands_sent is not None:  # REST requests are not all tied to one channel
+        commands = [round((system.commands_sent() - sent_before) / calls)] if calls else []
     service_errors, service_problems = system.service_problems(expected_calls=calls + warmup)
     problems += service_problems
     peak_rss, peak_processes = sampler.peak
@@ -296,7 +275,7 @@ async def measure(reactor: Any, system: System, calls: int, warmup: int) -> dict
         "first p50 ms": percentile(firsts, 0.50) * 1000,
         "peak RSS MB": peak_rss / 2**20,
         "RSS/session KB": per_session / 1024,
-        "AGI cmds/call": sum(commands) / len(commands) if commands else 0.0,
+        "cmds/call": sum(commands) / len(commands) if commands else 0.0,
         "errors": max(failed_calls, service_errors),
         "idle RSS MB": idle / 2**20,
         "seconds": elapsed,
@@ -323,21 +302,25 @@ def format_table(rows: list[dict[str, Any]]) -> str:
 
 def ratios(rows: list[dict[str, Any]]) -> list[str]:
     """gtx / baseline for throughput, p99 and memory (a throughput ratio above 1 favours gtx;
-    p99 and memory ratios below 1 favour gtx)."""
+    p99 and memory ratios below 1 favour gtx), and gtx over ARI / gtx over FastAGI."""
     by_name = {row["system"].split()[0]: row for row in rows}
     gtx = by_name.get("gtx")
     if gtx is None:
         return []
+
+    def line(label: str, row: dict[str, Any], base: dict[str, Any]) -> str:
+        def ratio(column: str) -> str:
+            return f"{row[column] / base[column]:.3g}" if base[column] else "n/a"
+
+        return (f"{label}: throughput x{ratio('calls/s')}, step p99 x{ratio('step p99 ms')}, "
+                f"RSS/session x{ratio('RSS/session KB')}, peak RSS x{ratio('peak RSS MB')}")
+
     out = []
     for name, row in by_name.items():
-        if name == "gtx":
-            continue
-
-        def ratio(column: str, base: dict[str, Any] = row) -> str:
-            return f"{gtx[column] / base[column]:.3g}" if base[column] else "n/a"
-
-        out.append(f"gtx/{name}: throughput x{ratio('calls/s')}, step p99 x{ratio('step p99 ms')}"
-                   f", RSS/session x{ratio('RSS/session KB')}, peak RSS x{ratio('peak RSS MB')}")
+        if name == "gtx-ari":
+            out.append(line("gtx-ari/gtx", row, gtx))
+        elif name != "gtx":
+            out.append(line(f"gtx/{name}", gtx, row))
     return out
 
 
@@ -346,13 +329,15 @@ async def main_async(reactor: Any, args: argparse.Namespace, workdir: Path) -> l
     for name in args.systems:
         stub = start_stub(workdir)
         try:
-            system = start_system(reactor, name, args, stub, workdir)
+            system = await start_system(reactor, name, args, stub, workdir)
             try:
                 print(f"{system.label}: {args.calls} calls, concurrency {system.concurrency} …",
                       file=sys.stderr, flush=True)
                 rows.append(await measure(reactor, system, args.calls, args.warmup))
             finally:
                 system.stop()
+                if system.close is not None:
+                    await system.close()
         finally:
             stub.stop()
     return rows
@@ -387,7 +372,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    from twisted.internet import reactor
+    # The asyncio reactor, as gtx serve runs on: the emulated ARI server (aiohttp) shares its
+    # loop. Every system of a run is driven by this same reactor.
+    from gtx.cli import install_asyncio_reactor
+
+    reactor = install_asyncio_reactor()
     from twisted.internet.defer import Deferred
 
     outcome: dict[str, Any] = {}

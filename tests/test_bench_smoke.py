@@ -1,4 +1,5 @@
-"""Smoke test of the IVR session benchmark: a tiny load through gtx and one baseline.
+"""Smoke test of the IVR session benchmark: a tiny load through gtx (over FastAGI and over ARI)
+and the baselines.
 
 Runs ``bench/ivr_sessions.py`` as `make bench` does, in a subprocess (it runs its own reactor
 and child processes), and checks that every call ran the three steps with no error and that the
@@ -15,7 +16,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench" / "ivr_sessions.py"
 COLUMNS = ("system", "calls", "concurrency", "calls/s", "step p50 ms", "step p99 ms",
-           "peak RSS MB", "RSS/session KB", "errors")
+           "peak RSS MB", "RSS/session KB", "cmds/call", "errors")
 
 
 def run_bench(tmp_path: Path, *args: str) -> tuple[subprocess.CompletedProcess[str], list[dict]]:
@@ -43,6 +44,25 @@ def test_gtx_and_panoramisk_complete_every_call(tmp_path: Path) -> None:
     for column in COLUMNS:
         assert column in header
     assert "gtx/panoramisk: throughput x" in done.stdout
+
+
+def test_gtx_over_ari_completes_every_call(tmp_path: Path) -> None:
+    done, rows = run_bench(tmp_path, "--calls", "5", "--warmup", "1", "--quick",
+                           "--systems", "gtx,gtx-ari", "--call-timeout", "20")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert [row["system"] for row in rows] == ["gtx", "gtx-ari"]
+    fastagi, ari = rows
+    for row in rows:
+        assert row["calls"] == 5
+        assert row["errors"] == 0, row["problems"]
+        assert row["calls/s"] > 0
+        assert row["step p99 ms"] >= row["step p50 ms"] > 0
+        assert row["first p50 ms"] > 0
+        assert row["peak RSS MB"] > 0
+    # AGI commands over FastAGI, REST requests over ARI: each call wrote its session state.
+    assert fastagi["cmds/call"] >= 10
+    assert ari["cmds/call"] >= 10
+    assert "gtx-ari/gtx: throughput x" in done.stdout
 
 
 def test_process_agi_baseline_is_capped(tmp_path: Path) -> None:
