@@ -28,6 +28,7 @@ from gtx.config import parse_config
 from gtx.tap import GtxNode
 from gtx.testing import (
     AnySoundCatalogue,
+    ARICallRecord,
     CallRecord,
     CallSpec,
     DialDestination,
@@ -37,6 +38,7 @@ from gtx.testing import (
     connect_emulated_call,
     render_call,
 )
+from gtx.testing.ari_server import EmulatedARIServer
 from gtx.xmlrpc.client import XMLRPCClient
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -109,6 +111,11 @@ async def run_calls(reactor: Any, args: argparse.Namespace, out: TextIO) -> int:
     ami = EmulatedAMIServer(pbx, users={"gtx": "demo"}, reactor=reactor)
     ami_port = await serverFromString(reactor, "tcp:0:interface=127.0.0.1").listen(ami)
     recordings = tempfile.mkdtemp(prefix="gtx-demo-recordings-")
+    # A second Asterisk, driven over ARI: calls enter Stasis(gtx,APP) there.
+    ari = EmulatedARIServer(EmulatedAsterisk(reactor, time_scale=0.01,
+                                             sounds=AnySoundCatalogue()),
+                            password="demo")  # noqa: S106 - the emulator's account
+    await ari.start()
     config = parse_config(
         "[gtx]\nnode = demo\nshutdown_timeout = 5\n"
         "[fastagi]\nlisten = tcp:0:interface=127.0.0.1\n"
@@ -116,6 +123,7 @@ async def run_calls(reactor: Any, args: argparse.Namespace, out: TextIO) -> int:
         "[store]\nurl = sqlite://\n"
         f"[asterisk:pbx1]\nami = tcp:127.0.0.1:{ami_port.getHost().port}\n"
         "ami_user = gtx\nami_secret = demo\n"
+        f"[asterisk:pbx2]\nari_url = {ari.url}\nari_user = gtx\nari_password = demo\n"
         "[dialer]\nchannel = PJSIP/{number}@trunk\ntick = 0.05\n"
         f"[recorder]\ndir = {recordings}\n"
         f"[ivr:menu]\nurl = http://127.0.0.1:{menu_port}/RPC2\nmethod = menu.start\n"
@@ -131,11 +139,14 @@ async def run_calls(reactor: Any, args: argparse.Namespace, out: TextIO) -> int:
     node.http_listening_on(http_port)
     ami.fastagi = ("127.0.0.1", agi_port)
     await node.start()
+    while not node.ari["pbx2"].connected:
+        await deferLater(reactor, 0.01, lambda: None)
     print(f"gtx node 'demo': FastAGI on 127.0.0.1:{agi_port}, HTTP on 127.0.0.1:{http_port}",
           file=out)
     print(f"example services: menu on :{menu_port}, prepaid on :{prepaid_port}\n", file=out)
 
     failures = await ivr_calls(reactor, args, agi_port, out)
+    failures += await ari_call(ari, out)
     failures += await broadcast_campaign(reactor, node, f"http://127.0.0.1:{http_port}/RPC2", out)
 
     print("\n/health: " + json.dumps(node.health(), sort_keys=True), file=out)
@@ -148,11 +159,12 @@ async def run_calls(reactor: Any, args: argparse.Namespace, out: TextIO) -> int:
     for port in (agi, http, ami_port):
         await port.stopListening()
     ami.disconnect_all()
+    await ari.stop()
     menu.shutdown()
     prepaid.shutdown()
     shutil.rmtree(recordings, ignore_errors=True)
-    print(f"\ndemo {'passed' if failures == 0 else 'FAILED'}: {args.calls} call(s) and a "
-          f"campaign, {failures} unexpected", file=out)
+    print(f"\ndemo {'passed' if failures == 0 else 'FAILED'}: {args.calls} call(s) over "
+          f"FastAGI, one over ARI and a campaign, {failures} unexpected", file=out)
     return 1 if failures else 0
 
 
@@ -181,6 +193,24 @@ async def ivr_calls(reactor: Any, args: argparse.Namespace, agi_port: int, out: 
         print(f"--- GTX_STATUS={status} {record.variables.get('GTX_ERROR', '')} ({verdict})\n",
               file=out)
     return failures
+
+
+async def ari_call(ari: EmulatedARIServer, out: TextIO) -> int:
+    """The menu again, on the Asterisk driven over ARI: same web service, same session."""
+    # The welcome prompt cannot be interrupted (the 9 is lost); the menu's prompts can.
+    caller = "press 9 during play; press 1 during play"
+    record: ARICallRecord = await ari.stasis_call(
+        CallSpec(caller_number="5553333", context="gtx-ari", extension="menu", priority=2),
+        caller, args=["menu"])
+    status = record.variables.get("GTX_STATUS", "")
+    ok = status == "DONE" and record.continued_at is not None
+    print("=== ARI call: the same menu over Stasis(gtx,menu) on pbx2", file=out)
+    print(f"    caller 5553333, script {caller!r}", file=out)
+    print(f"    heard: {', '.join(record.played)}", file=out)
+    where = ",".join(map(str, record.continued_at)) if record.continued_at else "-"
+    verdict = "as expected" if ok else "UNEXPECTED (wanted DONE and a transfer)"
+    print(f"--- GTX_STATUS={status}, continued at {where} ({verdict})\n", file=out)
+    return 0 if ok else 1
 
 
 async def broadcast_campaign(reactor: Any, node: GtxNode, api: str, out: TextIO) -> int:

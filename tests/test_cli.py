@@ -118,7 +118,10 @@ def test_simulate_refuses_a_bad_script() -> None:
 def test_demo_runs_every_call_as_expected() -> None:
     done = gtx("demo")
     assert done.returncode == 0, done.stdout + done.stderr
-    assert done.stdout.count("(as expected)") == 5  # four calls and the campaign
-    assert "demo passed: 4 call(s) and a campaign, 0 unexpected" in done.stdout
+    # four calls over FastAGI, one over ARI, and the campaign
+    assert done.stdout.count("(as expected)") == 6
+    assert "continued at gtx-examples,sales,1 (as expected)" in done.stdout
+    assert ("demo passed: 4 call(s) over FastAGI, one over ARI and a campaign, 0 unexpected"
+            in done.stdout)
     assert "--- campaign completed (as expected)" in done.stdout
     assert done.stdout.count(" ready ") >= 4  # the answered calls, recorded
