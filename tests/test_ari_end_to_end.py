@@ -222,3 +222,41 @@ async def test_recording_a_dialer_call_through_ari() -> None:
                                                            "channels.snoopChannelWithId")]
     assert snoops
     assert f"/channels/{call_id}/snoop" in snoops[0].path
+
+
+@pytest_twisted.ensureDeferred
+async def test_ari_unreachable_at_start_up_the_node_waits_then_serves() -> None:
+    asterisk = EmulatedAsterisk(reactor, time_scale=0.01, sounds=AnySoundCatalogue())
+    ari = EmulatedARIServer(asterisk)
+    await ari.start()
+    await ari.refuse_connections(True)
+    config = parse_config(
+        "[gtx]\nnode = e2e-ari\nshutdown_timeout = 2\n[store]\nurl = sqlite://\n"
+        "[http]\nlisten = tcp:0:interface=127.0.0.1\n"
+        f"[asterisk:pbx1]\nari_url = {ari.url}\nari_user = gtx\nari_password = gtxsecret\n"
+        "[ivr:survey]\nurl = http://127.0.0.1:9/RPC2\nmethod = survey.start\n"
+    )
+    node = GtxNode(config, reactor)
+    await node.start()
+    try:
+        link = node.ari["pbx1"]
+        for _ in range(50):  # a few connection attempts fail meanwhile
+            await deferLater(reactor, 0.01, lambda: None)
+        down = node.health()["ari"]
+        error = link.last_error
+        # No node is registered for the app: Stasis() fails at once and the dialplan fails over.
+        refused = await ari.stasis_call(CallSpec(), None, args=["survey"])
+        await ari.refuse_connections(False)
+        waited = 0
+        while not link.connected:
+            assert waited < 1000, "the link never came back"
+            await deferLater(reactor, 0.01, lambda: None)
+            waited += 1
+        up = node.health()["ari"]
+    finally:
+        await node.drain()
+        await ari.stop()
+    assert down == {"pbx1": False}
+    assert error
+    assert refused.stasis_status == "FAILED"
+    assert up == {"pbx1": True}
