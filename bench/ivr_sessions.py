@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 import time
@@ -49,12 +50,9 @@ from ivr_calls import (
     run_calls,
     step_timings,
 )
+from ivr_report import cpu_seconds, format_table, percentile, ratios
 
 SYSTEMS = ("gtx", "gtx-ari", "pyst2", "panoramisk")
-
-COLUMNS = ("system", "calls", "concurrency", "calls/s", "step p50 ms", "step p99 ms",
-           "first p50 ms", "peak RSS MB", "RSS/session KB", "cmds/call", "errors")
-
 
 @dataclass
 class System:
@@ -222,15 +220,6 @@ ari_app = gtx
 # --- measuring and reporting ------------------------------------------------------------------
 
 
-def percentile(values: list[float], fraction: float) -> float:
-    """The nearest-rank percentile of ``values`` (0.0 for no values)."""
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    rank = max(1, round(fraction * len(ordered) + 0.5))
-    return ordered[min(rank, len(ordered)) - 1]
-
-
 async def measure(reactor: Any, system: System, calls: int, warmup: int) -> dict[str, Any]:
     """Warm the system up, note its idle RSS, then run the calls and measure them."""
     await run_calls(warmup, max(1, warmup), system.place_call)
@@ -238,9 +227,11 @@ async def measure(reactor: Any, system: System, calls: int, warmup: int) -> dict
     idle = sampler.sample()
     sampler.start()
     sent_before = system.commands_sent() if system.commands_sent else 0
+    cpu_before = cpu_seconds(system.pids()), cpu_seconds([os.getpid()])
     started = time.perf_counter()
     records = await run_calls(calls, system.concurrency, system.place_call)
     elapsed = time.perf_counter() - started
+    cpu_after = cpu_seconds(system.pids()), cpu_seconds([os.getpid()])
     sampler.stop()
     between: list[float] = []
     firsts: list[float] = []
@@ -278,50 +269,14 @@ async def measure(reactor: Any, system: System, calls: int, warmup: int) -> dict
         "cmds/call": sum(commands) / len(commands) if commands else 0.0,
         "errors": max(failed_calls, service_errors),
         "idle RSS MB": idle / 2**20,
+        # CPU per call of the server process (not for a process per call: they are gone) and
+        # of this process (the emulated Asterisk and, for gtx-ari, its ARI server).
+        "server CPU ms/call": None if system.per_process_rss else
+        (cpu_after[0] - cpu_before[0]) * 1000 / calls,
+        "driver CPU ms/call": (cpu_after[1] - cpu_before[1]) * 1000 / calls,
         "seconds": elapsed,
         "problems": problems[:5],
     }
-
-
-def format_table(rows: list[dict[str, Any]]) -> str:
-    """The results as a plain-text table, one system per line."""
-    def cell(row: dict[str, Any], column: str) -> str:
-        value = row[column]
-        if isinstance(value, float):
-            return f"{value:.1f}" if column != "step p50 ms" and column != "step p99 ms" \
-                else f"{value:.2f}"
-        return str(value)
-
-    cells = [list(COLUMNS)] + [[cell(row, c) for c in COLUMNS] for row in rows]
-    widths = [max(len(line[i]) for line in cells) for i in range(len(COLUMNS))]
-    lines = ["  ".join(text.rjust(w) if i else text.ljust(w) for i, (text, w)
-                       in enumerate(zip(line, widths, strict=True))) for line in cells]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
-
-
-def ratios(rows: list[dict[str, Any]]) -> list[str]:
-    """gtx / baseline for throughput, p99 and memory (a throughput ratio above 1 favours gtx;
-    p99 and memory ratios below 1 favour gtx), and gtx over ARI / gtx over FastAGI."""
-    by_name = {row["system"].split()[0]: row for row in rows}
-    gtx = by_name.get("gtx")
-    if gtx is None:
-        return []
-
-    def line(label: str, row: dict[str, Any], base: dict[str, Any]) -> str:
-        def ratio(column: str) -> str:
-            return f"{row[column] / base[column]:.3g}" if base[column] else "n/a"
-
-        return (f"{label}: throughput x{ratio('calls/s')}, step p99 x{ratio('step p99 ms')}, "
-                f"RSS/session x{ratio('RSS/session KB')}, peak RSS x{ratio('peak RSS MB')}")
-
-    out = []
-    for name, row in by_name.items():
-        if name == "gtx-ari":
-            out.append(line("gtx-ari/gtx", row, gtx))
-        elif name != "gtx":
-            out.append(line(f"gtx/{name}", gtx, row))
-    return out
 
 
 async def main_async(reactor: Any, args: argparse.Namespace, workdir: Path) -> list[dict[str, Any]]:
@@ -398,6 +353,10 @@ def main(argv: list[str] | None = None) -> int:
     print(format_table(result))
     for line in ratios(result):
         print(line)
+    for row in result:
+        server = row["server CPU ms/call"]
+        print(f"{row['system']}: CPU per call {'-' if server is None else f'{server:.2f}'} ms "
+              f"in the server, {row['driver CPU ms/call']:.2f} ms in the benchmark driver")
     for row in result:
         for problem in row["problems"]:
             print(f"ERROR {row['system']}: {problem}", file=sys.stderr)
