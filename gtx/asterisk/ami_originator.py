@@ -44,7 +44,7 @@ from gtx.asterisk.ami_message import (
     variable_header,
 )
 from gtx.asterisk.ami_outcomes import ENDED_WHILE_DOWN, hangup_cause_text, unanswered_outcome
-from gtx.asterisk.ami_sweep import ChannelSweep, Comparer
+from gtx.asterisk.ami_sweep import Comparer, ami_channel_sweep
 from gtx.asterisk.call_outcomes import ANSWER_EVENTS, answered_end, dialplan_verdict, gone_outcome
 from gtx.origination import (
     OriginateError,
@@ -100,7 +100,7 @@ class AMIOriginator:
         self.log = log or Logger(namespace="gtx.ami")
         self._calls: dict[str, _Call] = {}
         self._by_action: dict[str, str] = {}
-        self._sweep = ChannelSweep(client, "calls", self._prepare_sweep, self.log)
+        self._sweep = ami_channel_sweep(client, "calls", self._prepare_sweep, self.log)
         for event, handler in (
             ("Newchannel", self._on_state),
             ("Newstate", self._on_state),

@@ -41,7 +41,7 @@ from twisted.python.failure import Failure
 
 from gtx.asterisk.ami import AMIClient
 from gtx.asterisk.ami_message import AMIActionError, AMIMessage, AMINotConnected
-from gtx.asterisk.ami_sweep import ChannelSweep, Comparer
+from gtx.asterisk.ami_sweep import Comparer, ami_channel_sweep
 from gtx.recording import (
     NoSuchChannel,
     RecordCommand,
@@ -135,7 +135,7 @@ class AMIRecorder:
         self.event_grace = event_grace
         self.log = log or Logger(namespace="gtx.ami")
         self._recordings: dict[str, _Recording] = {}
-        self._sweep = ChannelSweep(client, "recordings", self._prepare_sweep, self.log)
+        self._sweep = ami_channel_sweep(client, "recordings", self._prepare_sweep, self.log)
         for event, handler in (
             ("MixMonitorStart", self._on_start),
             ("MixMonitorStop", self._on_stop),

@@ -52,7 +52,7 @@ from gtx.asterisk.ari_api import (
 )
 from gtx.asterisk.ari_dialer_calls import originate_params, user_event, waits_in_stasis
 from gtx.asterisk.ari_events import Event, channel_key, stasis_args
-from gtx.asterisk.ari_sweep import AriChannelSweep, ChannelJSON, Comparer
+from gtx.asterisk.ari_sweep import ChannelJSON, Comparer, ari_channel_sweep
 from gtx.asterisk.call_outcomes import (
     ANSWER_EVENTS,
     answered_end,
@@ -111,7 +111,7 @@ class ARIOriginator:
         self.margin = margin
         self.log = log or Logger(namespace="gtx.ari")
         self._calls: dict[str, _Call] = {}
-        self._sweep = AriChannelSweep(link, "calls", self._prepare_sweep, self.log)
+        self._sweep = ari_channel_sweep(link, "calls", self._prepare_sweep, self.log)
         link.on_ready(self.resynchronise)
 
     # -- Originator -------------------------------------------------------------------------

@@ -58,7 +58,7 @@ from gtx.asterisk.ari_recording_ops import (
     resume,
     unless_gone,
 )
-from gtx.asterisk.ari_sweep import AriChannelSweep, ChannelJSON, Comparer
+from gtx.asterisk.ari_sweep import ChannelJSON, Comparer, ari_channel_sweep
 from gtx.recording import (
     RecordCommand,
     RecordingError,
@@ -92,7 +92,7 @@ class ARIRecorder:
         self.new_id = new_id or (lambda: uuid.uuid4().hex)
         self.log = log or Logger(namespace="gtx.ari")
         self._recordings: dict[str, FollowedRecording] = {}
-        self._sweep = AriChannelSweep(link, "recordings", self._prepare_sweep, self.log)
+        self._sweep = ari_channel_sweep(link, "recordings", self._prepare_sweep, self.log)
         link.on_ready(self.resynchronise)
 
     # -- RecordingControl -------------------------------------------------------------------
