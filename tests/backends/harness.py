@@ -328,7 +328,7 @@ class FastAGIBackend(Backend):
             hangup_cause=int(cause) if record.hung_up and cause else None,
             dialled=[t for dial in record.dials for t in dial["targets"]],  # type: ignore[attr-defined]
             applications=[_exec_of(c) for c in commands if c.startswith("EXEC ")
-                          and _exec_of(c)[0] not in ("dial",)])
+                          and _exec_of(c)[0] not in OWN_APPLICATIONS])
 
     def _drive(self, d: Deferred[Any]) -> Any:
         """Move the Clock to its next delayed call until ``d`` fires (all in memory)."""
@@ -346,6 +346,11 @@ class FastAGIBackend(Backend):
         if hasattr(outcome[0], "raiseException"):
             outcome[0].raiseException()
         return outcome[0]
+
+
+#: Applications the FastAGI adapter EXECs for actions ARI runs natively (dial, wait, moh, dtmf,
+#: hangup with a cause): not among :attr:`CallResult.applications`.
+OWN_APPLICATIONS = frozenset({"dial", "wait", "musiconhold", "senddtmf", "hangup"})
 
 
 def _exec_of(command: str) -> tuple[str, str]:
