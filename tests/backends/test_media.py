@@ -127,6 +127,7 @@ async def test_dtmf_sends_digits_to_the_caller(backend: Backend) -> None:
     result = await backend.call()
     assert result.action(1) == {"action": "dtmf", "status": "ok"}
     assert result.dtmf_sent == "12#"
+    assert result.applications == []  # no dialplan excursion for it over ARI
 
 
 @pytest_twisted.ensureDeferred
