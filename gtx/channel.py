@@ -165,6 +165,10 @@ class Channel(Protocol):
     def set_variable(self, name: str, value: str) -> Deferred[None]:
         """Set a channel variable. Works on a dead channel."""
 
+    def set_variables(self, values: Mapping[str, str]) -> Deferred[None]:
+        """Set several channel variables, in order (one request where the backend can: ARI's
+        ``setChannelVars``; one command each over FastAGI). Works on a dead channel."""
+
     def verbose(self, message: str, level: int = 1) -> Deferred[None]: ...
 
     @property

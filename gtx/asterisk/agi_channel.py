@@ -346,6 +346,15 @@ class FastAGIChannel:
         """Set a channel variable."""
         return self.commands.set_variable(name, value)
 
+    def set_variables(self, values: Mapping[str, str]) -> Deferred[None]:
+        """Set variables one SET VARIABLE at a time (AGI has no command for several)."""
+
+        async def set_all() -> None:
+            for name, value in values.items():
+                await self.commands.set_variable(name, value)
+
+        return self._run(set_all())
+
     def verbose(self, message: str, level: int = 1) -> Deferred[None]:
         """Write to Asterisk's verbose log."""
         return self.commands.verbose(message, level)

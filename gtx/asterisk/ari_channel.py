@@ -406,6 +406,10 @@ class ARIChannel:
         """Set a channel variable (an empty value unsets it)."""
         return self._run(self.variables.write(name, value))
 
+    def set_variables(self, values: Mapping[str, str]) -> Deferred[None]:
+        """Set several variables: one ``setChannelVars`` where this Asterisk has it."""
+        return self._run(self.variables.write_many(values))
+
     def handoff_variables(self, target: str) -> dict[str, str]:
         """What the session set for a hand-off, as originate ``variables`` for ``target``."""
         return self.variables.handoff_variables(target)

@@ -161,6 +161,16 @@ class ARIClient(Service):
 
         return unsubscribe
 
+    def supports(self, resource: str, operation: str) -> bool:
+        """True when the connected Asterisk's listings have ``resource.operation``."""
+        if not self._connected or self._client is None:
+            return False
+        try:
+            find_operation(self._client, resource, operation)
+        except AriError:
+            return False
+        return True
+
     def call(self, resource: str, operation: str, **params: Any) -> Deferred[Any]:
         """Run the REST operation ``resource.operation`` (Swagger names) with ``params``.
 

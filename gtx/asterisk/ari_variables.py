@@ -97,6 +97,33 @@ class ChannelVariables:
                                     f"HTTP {e.status} {e.message}") from e
             channel.mark_hung_up(f"is gone (channels.setChannelVar: {e.message})")
 
+    async def write_many(self, values: Mapping[str, str]) -> None:
+        """Set variables in order: those with a value in one ``setChannelVars`` when this
+        Asterisk has it (newer versions; older ones get one ``setChannelVar`` each), an empty
+        value (unset) on its own."""
+        channel = self.channel
+        batch = {name: value for name, value in values.items() if value != ""}
+        if len(batch) < 2 or not channel.link.supports("channels", "setChannelVars"):
+            for name, value in values.items():
+                await self.write(name, value)
+            return
+        for name, value in values.items():
+            self._remember(name, value)
+        if channel.destroyed:
+            return
+        try:
+            await channel.call("channels", "setChannelVars", channelId=channel.id,
+                               variables=batch)
+        except AriHTTPError as e:
+            if not channel_missing(e):
+                raise CommandFailed("channels.setChannelVars",
+                                    f"HTTP {e.status} {e.message}") from e
+            channel.mark_hung_up(f"is gone (channels.setChannelVars: {e.message})")
+            return
+        for name, value in values.items():
+            if value == "":
+                await self.write(name, value)
+
     def _remember(self, name: str, value: str) -> None:
         self._values[name] = value if value != "" else None
         if name.startswith(("IAXVAR(", HANDOFF_INHERITED_PREFIX)):

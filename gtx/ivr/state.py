@@ -181,15 +181,25 @@ class ChannelState:
         self._written[name] = value
 
     async def save(self, state: SessionState, status: str = RUNNING) -> None:
-        """Mirror ``state`` on the channel. GTX_STATUS goes last so it never announces a
-        state that is not complete."""
-        await self.write("GTX_SESSION", state.session)
-        await self.write("GTX_APP", state.app)
-        await self.write("GTX_STEP", str(state.step))
-        await self.write("GTX_NEXT", state.next.to_json())
-        await self.write("GTX_VARS", encode(state.vars))
-        await self.write("GTX_RESULT", encode_result(state.result))
-        await self.write("GTX_STATUS", status)
+        """Mirror ``state`` on the channel, what changed in one go (one request over ARI).
+        GTX_STATUS goes last so it never announces a state that is not complete."""
+        values = {
+            "GTX_SESSION": state.session,
+            "GTX_APP": state.app,
+            "GTX_STEP": str(state.step),
+            "GTX_NEXT": state.next.to_json(),
+            "GTX_VARS": encode(state.vars),
+            "GTX_RESULT": encode_result(state.result),
+            "GTX_STATUS": status,
+        }
+        changed = {name: value for name, value in values.items()
+                   if self._written.get(name) != value}
+        if len(changed) == 1:
+            ((name, value),) = changed.items()
+            await self.channel.set_variable(name, value)
+        elif changed:
+            await self.channel.set_variables(changed)
+        self._written.update(changed)
 
     async def finish(self, status: str, error: str = "") -> None:
         """Write the final status (and the error, which is cleared when there is none)."""

@@ -68,6 +68,10 @@ class FakeAriLink:
             return fail(answer)
         return succeed(answer)
 
+    def supports(self, resource: str, operation: str) -> bool:
+        # The scripted Asterisk has no setChannelVars (older Asterisk versions lack it).
+        return (resource, operation) != ("channels", "setChannelVars")
+
     def on_ready(self, handler: Callable[[], object]) -> Callable[[], None]:
         self._ready.append(handler)
         return lambda: self._ready.remove(handler) if handler in self._ready else None

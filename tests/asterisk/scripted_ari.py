@@ -82,6 +82,7 @@ class ScriptedLink:
         self.app = app
         self.connected = True
         self.events = EventRouter()
+        self.newer = False  # True: an Asterisk with setChannelVars
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.script: dict[str, list[Answer]] = {}
         self.held: list[tuple[str, Deferred[Any]]] = []
@@ -128,6 +129,10 @@ class ScriptedLink:
         if isinstance(answer, BaseException):
             return fail(answer)
         return succeed(answer)
+
+    def supports(self, resource: str, operation: str) -> bool:
+        # Unless ``newer``, the scripted Asterisk has no setChannelVars (older versions lack it).
+        return self.newer or (resource, operation) != ("channels", "setChannelVars")
 
     def on_ready(self, handler: Callable[[], object]) -> Callable[[], None]:
         self._ready.append(handler)

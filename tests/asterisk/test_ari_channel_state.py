@@ -48,6 +48,42 @@ def test_get_and_set_variables(call: Call) -> None:
     ]
 
 
+def test_several_variables_go_in_one_request_where_asterisk_has_set_channel_vars(
+    call: Call,
+) -> None:
+    call.link.newer = True
+    result(call.channel.set_variables({"GTX_STEP": "2", "GTX_ERROR": "", "GTX_STATUS": "RUNNING"}))
+    assert call.link.names() == ["channels.setChannelVars", "channels.setChannelVar"]
+    assert call.link.made("channels.setChannelVars") == [
+        {"channelId": "gtx-ari-1", "variables": {"GTX_STEP": "2", "GTX_STATUS": "RUNNING"}},
+    ]
+    assert call.link.made("channels.setChannelVar") == [
+        {"channelId": "gtx-ari-1", "variable": "GTX_ERROR"},  # an unset goes on its own
+    ]
+
+
+def test_several_variables_one_by_one_where_asterisk_has_no_set_channel_vars(
+    call: Call,
+) -> None:
+    result(call.channel.set_variables({"GTX_STEP": "2", "GTX_STATUS": "RUNNING"}))
+    assert call.link.made("channels.setChannelVar") == [
+        {"channelId": "gtx-ari-1", "variable": "GTX_STEP", "value": "2"},
+        {"channelId": "gtx-ari-1", "variable": "GTX_STATUS", "value": "RUNNING"},
+    ]
+    assert call.link.made("channels.setChannelVars") == []
+
+
+def test_several_variables_after_a_hang_up_are_kept_not_sent(call: Call) -> None:
+    call.link.newer = True
+    call.link.emit(event("ChannelHangupRequest", cause=16))
+    call.link.emit(event("StasisEnd"))
+    call.link.emit(event("ChannelDestroyed", cause=16, cause_txt="Normal Clearing"))
+    sent = len(call.link.calls)
+    result(call.channel.set_variables({"GTX_STEP": "4", "GTX_STATUS": "HANGUP"}))
+    assert len(call.link.calls) == sent
+    assert result(call.channel.get_variable("GTX_STATUS")) == "HANGUP"
+
+
 def test_variables_after_a_hang_up_come_from_the_cache(call: Call) -> None:
     call.link.answer("channels.getChannelVar", {"value": "3"})
     result(call.channel.set_variable("GTX_STATUS", "RUNNING"))

@@ -277,6 +277,13 @@ class FakeChannel:
         self.variables[name] = value
         return self._later(0.0, None)
 
+    def set_variables(self, values: Mapping[str, str]) -> Deferred[None]:
+        # One command per variable, as over FastAGI: the tests read them as set_variable calls.
+        d: Deferred[None] = succeed(None)
+        for name, value in values.items():
+            d.addCallback(lambda _, n=name, v=value: self.set_variable(n, v))
+        return d
+
     def verbose(self, message: str, level: int = 1) -> Deferred[None]:
         return self._begin("verbose", message, level) or self._later(0.0, None)
 
