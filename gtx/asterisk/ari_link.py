@@ -96,6 +96,7 @@ class ARIClient(Service):
         call_timeout: float = 10.0,
         connect_timeout: float = 10.0,
         heartbeat: float = 20.0,
+        max_connections: int = 20,
         log: Logger | None = None,
         client_factory: ClientFactory | None = None,
     ) -> None:
@@ -118,6 +119,11 @@ class ARIClient(Service):
         self.call_timeout = call_timeout
         self.connect_timeout = connect_timeout
         self._heartbeat = heartbeat
+        if not 1 <= max_connections <= 90:
+            raise ValueError(f"[asterisk:{name}] ari_connections must be 1 to 90 (Asterisk "
+                             f"serves 100 HTTP sessions by default), not {max_connections}")
+        #: REST connections open at most (plus the event WebSocket): ``ari_connections``.
+        self.max_connections = max_connections
         self.log = log or Logger(namespace="gtx.ari")
         self._client_factory: ClientFactory = client_factory or _AioariClient
         self._events = EventRouter()
@@ -287,7 +293,8 @@ class ARIClient(Service):
         """One connection, from the api-docs to the end of the WebSocket; returns why it
         ended. The HTTP session is closed whatever happens (aiohttp warns otherwise)."""
         http = AriHttpClient(self._host, f"{self._user}:{self._password}",
-                             heartbeat=self._heartbeat, close_timeout=self.call_timeout)
+                             heartbeat=self._heartbeat, close_timeout=self.call_timeout,
+                             max_connections=self.max_connections)
         try:
             client = self._client_factory(self.url, http)
             await client.init()

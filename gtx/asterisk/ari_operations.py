@@ -25,15 +25,36 @@ from aioswagger11.http_client import ApiKeyAuthenticator, AsynchronousHttpClient
 
 from gtx.asterisk.ari_api import AriError
 
+#: Seconds an idle kept-alive connection stays open: below Asterisk's ``session_keep_alive``
+#: (http.conf, 15 s by default), so gtx never sends a POST on a connection Asterisk is
+#: closing (aiohttp retries only idempotent requests on such a connection).
+KEEPALIVE_TIMEOUT = 5.0
+
 
 class AriHttpClient(AsynchronousHttpClient):  # type: ignore[misc]
     """aioswagger11's HTTP client with ``api_key`` authentication limited to Asterisk's host,
     and a WebSocket URL whose query is encoded (the original joins it raw) plus a heartbeat,
-    so a link whose peer vanished without closing is noticed."""
+    so a link whose peer vanished without closing is noticed.
 
-    def __init__(self, host: str, api_key: str, *, heartbeat: float, close_timeout: float):
-        # The aiohttp session is made here: build this inside a coroutine, on the running loop.
-        super().__init__(auth=ApiKeyAuthenticator(host, api_key))
+    It opens at most ``max_connections`` connections for REST requests, plus the event
+    WebSocket: Asterisk's HTTP server closes, unanswered, any connection over its
+    ``sessionlimit`` (http.conf, 100 by default), idle kept-alive ones included, while
+    aiohttp's default pool goes up to 100. Requests beyond the limit wait for a free
+    connection (each call stays bounded by the link's ``call_timeout``).
+    """
+
+    def __init__(self, host: str, api_key: str, *, heartbeat: float, close_timeout: float,
+                 max_connections: int = 20):
+        # Not the parent's __init__: its session has aiohttp's default pool. The session is
+        # made here: build this inside a coroutine, on the running loop.
+        if max_connections < 1:
+            raise ValueError(f"max_connections must be at least 1, not {max_connections}")
+        self.authenticator = ApiKeyAuthenticator(host, api_key)
+        self.websockets: set[aiohttp.ClientWebSocketResponse] = set()
+        self.max_connections = max_connections
+        # The event WebSocket holds one connection of the pool for as long as it is open.
+        self.session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(
+            limit=max_connections + 1, keepalive_timeout=KEEPALIVE_TIMEOUT))
         self._heartbeat = heartbeat
         self._close_timeout = close_timeout
 

@@ -6,12 +6,13 @@ tree, programming errors caught before sending, timeouts; over a small ARI serve
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 import pytest_twisted
-from aiohttp import web_exceptions
+from aiohttp import web, web_exceptions
 from twisted.internet.task import Clock
 
 from gtx.asterisk.ari_api import (
@@ -25,7 +26,7 @@ from gtx.asterisk.ari_api import (
     AriUnprocessable,
 )
 from gtx.asterisk.ari_link import ARIClient
-from gtx.asterisk.ari_operations import arguments, http_status
+from gtx.asterisk.ari_operations import KEEPALIVE_TIMEOUT, AriHttpClient, arguments, http_status
 from tests.asterisk.ari_loopback import CHANNEL, FakeARI, Link, aio, failure_of
 
 
@@ -183,6 +184,93 @@ async def test_a_connection_cut_during_a_call_leaves_its_effect_unknown(ari: Fak
         await link.client.stopService()
     assert isinstance(failure, AriTimeout)
     assert "lost before the answer" in str(failure)
+
+
+class GatedARI(FakeARI):
+    """FakeARI holding the requests of one path until :meth:`open_gate`, counting how many
+    REST requests it is answering at once."""
+
+    def __init__(self, gated: str) -> None:
+        super().__init__()
+        self.gated = gated
+        self.answering = 0
+        self.peak = 0
+        self._gate: asyncio.Future[None] | None = None
+
+    async def _rest(self, request: web.Request) -> web.StreamResponse:
+        self.answering += 1
+        self.peak = max(self.peak, self.answering)
+        try:
+            if request.path == "/ari" + self.gated:
+                if self._gate is None:
+                    self._gate = asyncio.get_running_loop().create_future()
+                await self._gate
+            return await super()._rest(request)
+        finally:
+            self.answering -= 1
+
+    def open_gate(self) -> None:
+        if self._gate is not None and not self._gate.done():
+            self._gate.set_result(None)
+
+
+async def turns(count: int) -> None:
+    """Let the loop run ``count`` times (no sleeping)."""
+    for _ in range(count):
+        await aio(asyncio.sleep(0))
+
+
+@pytest_twisted.ensureDeferred
+async def test_no_more_rest_connections_than_max_connections() -> None:
+    # Asterisk closes, unanswered, the connections over its sessionlimit: the link queues
+    # requests beyond max_connections instead of opening more.
+    ari = GatedARI("/channels/gtx-ari-1/answer")
+    await aio(ari.start())
+    ari.answer("POST", "/channels/gtx-ari-1/answer", 204)
+    link = Link(ari.url, max_connections=2)
+    try:
+        await link.start()
+        calls = [link.client.call("channels", "answer", channelId="gtx-ari-1")
+                 for _ in range(6)]
+        for _ in range(500):
+            if ari.answering >= 2:
+                break
+            await turns(1)
+        await turns(200)  # time for any request that had its own connection to arrive
+        assert (ari.answering, len(ari.requests)) == (2, 0)
+        assert link.client.in_flight == 6
+        ari.open_gate()
+        for call in calls:
+            assert await call is None
+    finally:
+        await link.client.stopService()
+        await aio(ari.stop())
+    assert ari.peak == 2
+    assert len(ari.requests) == 6
+
+
+def test_max_connections_is_checked() -> None:
+    for bad in (0, 91):
+        with pytest.raises(ValueError, match=r"\[asterisk:pbx1\] ari_connections must be 1 to "
+                                             r"90"):
+            ARIClient(name="pbx1", url="http://127.0.0.1:1/", user="gtx", password="p",
+                      clock=Clock(), max_connections=bad)
+
+
+@pytest_twisted.ensureDeferred
+async def test_the_http_pool_holds_the_rest_connections_and_the_websocket() -> None:
+    async def pool() -> tuple[int, float]:
+        http = AriHttpClient("127.0.0.1", "gtx:p", heartbeat=20.0, close_timeout=1.0,
+                             max_connections=7)
+        try:
+            connector = http.session.connector
+            return connector.limit, connector._keepalive_timeout
+        finally:
+            await http.close()
+
+    limit, keepalive = await aio(pool())
+    assert limit == 8
+    assert keepalive == KEEPALIVE_TIMEOUT < 15.0  # Asterisk's session_keep_alive
 
 
 # -- conversions, without a server --------------------------------------------------------------
