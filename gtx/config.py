@@ -40,6 +40,9 @@ DEFAULT_STORE_URL = "sqlite:///var/lib/gtx/gtx.db"
 DEFAULT_ARI_APP = "gtx"
 #: Asterisk's recording spool: ARI names recordings relative to it (``ari_recording_dir``).
 DEFAULT_ARI_RECORDING_DIR = "/var/spool/asterisk/recording"
+#: REST connections a node opens to one Asterisk at most (``ari_connections``), the event
+#: WebSocket aside: well under the 100 HTTP sessions Asterisk serves by default.
+DEFAULT_ARI_CONNECTIONS = 20
 #: What ``originate_via`` and ``record_via`` may name.
 BACKENDS = ("ami", "ari")
 
@@ -58,7 +61,7 @@ SECTION_KEYS: dict[str, frozenset[str]] = {
     "store": frozenset({"url"}),
     "asterisk:": frozenset({
         "ami", "ami_user", "ami_secret", "ari_url", "ari_user", "ari_password", "agi_hosts",
-        "ari_app", "originate_via", "record_via", "ari_recording_dir",
+        "ari_app", "originate_via", "record_via", "ari_recording_dir", "ari_connections",
     }),
     "ivr": IVR_KEYS | {"allow_url_apps", "connections_per_host"},
     "ivr:": IVR_KEYS | {"url", "method"},
@@ -113,6 +116,7 @@ class AsteriskServer:
     originate_via: str | None = None
     record_via: str | None = None
     ari_recording_dir: str = DEFAULT_ARI_RECORDING_DIR  # Asterisk's spool, for ARI recordings
+    ari_connections: int = DEFAULT_ARI_CONNECTIONS  # REST connections at most (+ the WebSocket)
 
     def __post_init__(self) -> None:
         default = "ami" if self.ami else "ari" if self.ari_url else None
@@ -328,6 +332,8 @@ def _read_servers(reader: Reader) -> dict[str, AsteriskServer]:
                                   "ami or ari"),
                 record_via=get(section, "record_via", None, choice(*BACKENDS), "ami or ari"),
                 ari_recording_dir=recording_dir,
+                ari_connections=get(section, "ari_connections", DEFAULT_ARI_CONNECTIONS,
+                                    integer(1, 90), "a number of connections"),
             )
             _check_server(reader, section)
     return servers
@@ -446,7 +452,8 @@ def describe(config: GtxConfig) -> Iterable[str]:
         yield f"asterisk {server.name}: ami={server.ami or '-'} ari={server.ari_url or '-'}"
         if server.ari_url:
             yield (f"asterisk {server.name} ARI: user {server.ari_user}, Stasis app "
-                   f"{server.ari_app}, recordings under {server.ari_recording_dir}")
+                   f"{server.ari_app}, recordings under {server.ari_recording_dir}, "
+                   f"{server.ari_connections} REST connections at most")
         yield (f"asterisk {server.name}: calls via {server.originate_via or 'none'}, "
                f"recordings via {server.record_via or 'none'}")
     for app in config.apps.values():
@@ -456,8 +463,8 @@ def describe(config: GtxConfig) -> Iterable[str]:
 
 
 __all__ = [
-    "BACKENDS", "DEFAULT_ARI_APP", "DEFAULT_ARI_RECORDING_DIR", "DEFAULT_FASTAGI_LISTEN",
-    "DEFAULT_HTTP_LISTEN", "DEFAULT_STORE_URL", "IVR_KEYS", "ROLES",
+    "BACKENDS", "DEFAULT_ARI_APP", "DEFAULT_ARI_CONNECTIONS", "DEFAULT_ARI_RECORDING_DIR",
+    "DEFAULT_FASTAGI_LISTEN", "DEFAULT_HTTP_LISTEN", "DEFAULT_STORE_URL", "IVR_KEYS", "ROLES",
     "SECTION_KEYS", "ApiUser", "AsteriskServer", "ConfigError", "ConfigProblem",
     "DialerSettings", "GtxConfig", "RecorderSettings", "describe", "load_config", "parse_config",
 ]

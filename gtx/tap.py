@@ -113,7 +113,8 @@ class GtxNode:
             if server.ari_url:
                 link = ARIClient(name=server.name, url=server.ari_url,
                                  user=server.ari_user or "", password=server.ari_password or "",
-                                 app=server.ari_app, clock=reactor)
+                                 app=server.ari_app, clock=reactor,
+                                 max_connections=server.ari_connections)
                 self.ari[server.name] = link
                 if server.originate_via == "ari":
                     self.originators[server.name] = ARIOriginator(link, reactor)

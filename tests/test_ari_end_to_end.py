@@ -141,6 +141,16 @@ def test_the_node_uses_ari_for_what_has_no_ami() -> None:
     assert node.ami == {}
     assert [runner.link for runner in node.stasis] == [node.ari["pbx1"]]
     assert node.health()["ari"] == {"pbx1": False}
+    assert node.ari["pbx1"].max_connections == 20
+
+
+def test_the_link_opens_at_most_ari_connections() -> None:
+    config = parse_config(
+        "[gtx]\nnode = n\n[store]\nurl = sqlite://\n"
+        "[asterisk:pbx1]\nari_url = http://127.0.0.1:8088/\nari_user = gtx\n"
+        "ari_password = gtxsecret\nari_connections = 7\n"
+    )
+    assert GtxNode(config, reactor).ari["pbx1"].max_connections == 7
 
 
 @pytest_twisted.ensureDeferred

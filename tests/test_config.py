@@ -164,6 +164,13 @@ def test_example_server_settings() -> None:
         "http://127.0.0.1:8088/", "gtx", "gtx")
     assert (server.originate_via, server.record_via) == ("ami", "ami")
     assert server.ari_recording_dir == "/var/spool/asterisk/recording"
+    assert server.ari_connections == 20
+
+
+def test_ari_connections_defaults_to_20_and_can_be_set() -> None:
+    assert parse_config("[asterisk:a]\n" + ARI).asterisk["a"].ari_connections == 20
+    server = parse_config("[asterisk:a]\n" + ARI + "ari_connections = 90\n").asterisk["a"]
+    assert server.ari_connections == 90
 
 
 @pytest.mark.parametrize(
@@ -210,6 +217,12 @@ def test_backends_can_be_chosen_apart() -> None:
         (ARI + "ari_app = gtx&other\n",
          "[asterisk:a] ari_app: expected a Stasis application name"),
         (ARI + "ari_app = gtx,1\n", "[asterisk:a] ari_app: expected a Stasis application name"),
+        (ARI + "ari_connections = 0\n",
+         "[asterisk:a] ari_connections: expected a number of connections"),
+        (ARI + "ari_connections = 91\n",
+         "[asterisk:a] ari_connections: expected a number of connections"),
+        (ARI + "ari_connections = many\n",
+         "[asterisk:a] ari_connections: expected a number of connections"),
     ],
 )
 def test_ari_problems(body: str, expected: str) -> None:
@@ -235,7 +248,7 @@ def test_describe_shows_the_ari_settings_of_each_server() -> None:
                           "[asterisk:b]\nagi_hosts = 10.0.0.2\n")
     lines = list(describe(config))
     assert "asterisk a ARI: user gtx, Stasis app gtx, recordings under "\
-        "/var/spool/asterisk/recording" in lines
+        "/var/spool/asterisk/recording, 20 REST connections at most" in lines
     assert "asterisk a: calls via ami, recordings via ari" in lines
     assert "asterisk b: calls via none, recordings via none" in lines
     assert not any("p&ss" in line for line in lines)  # never the password
