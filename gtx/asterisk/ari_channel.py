@@ -63,7 +63,7 @@ from gtx.asterisk.ari_api import (
     AriUnavailable,
 )
 from gtx.asterisk.ari_events import Event, channel_key, stasis_args
-from gtx.asterisk.ari_info import call_info, channel_missing
+from gtx.asterisk.ari_info import call_info, channel_missing, function_unreadable
 from gtx.asterisk.ari_variables import ChannelVariables, answer_value
 from gtx.asterisk.ari_waits import ARILimits, ChannelWait, ChannelWaits
 from gtx.channel import (
@@ -161,9 +161,9 @@ class ARIChannel:
             try:
                 value = await self.call("channels", "getChannelVar", channelId=self.id,
                                         variable="CALLERID(dnid)")
-            except AriNotFound:
-                return
             except AriHTTPError as e:
+                if isinstance(e, AriNotFound) or function_unreadable(e):
+                    return
                 raise CommandFailed("channels.getChannelVar", e.message) from e
             called = answer_value(value)
             if called and called != "unknown":

@@ -1,5 +1,5 @@
-"""What ARI tells about a channel: the call of its ``StasisStart`` event, and whether an error
-answer means the channel is gone.
+"""What ARI tells about a channel: the call of its ``StasisStart`` event, whether an error
+answer means the channel is gone, and whether it means a function could not be read.
 
 The Stasis arguments name the IVR app: ``Stasis(gtx,APP[,ARG…])`` → app APP with those args;
 ``Stasis(gtx,ivr?url=…&method=…[,ARG…])`` (the query URL-encoded, as with AGI) and
@@ -12,12 +12,14 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Final
 from urllib.parse import parse_qsl
 
-from gtx.asterisk.ari_api import AriConflict, AriHTTPError, AriNotFound
+from gtx.asterisk.ari_api import AriConflict, AriHTTPError, AriNotFound, AriServerError
 from gtx.asterisk.ari_events import Event, stasis_args
 from gtx.channel import CallInfo
 
 #: The app name of ``ivr?url=…&method=…`` (and ``ivr,URL,METHOD``) requests.
 URL_APP: Final = "ivr"
+#: What ``getChannelVar`` answers (500) when a function's read fails (resource_channels.c).
+FUNCTION_UNREADABLE: Final = "Unable to read provided function"
 
 
 def parse_stasis_args(args: Sequence[str]) -> tuple[str, dict[str, str], tuple[str, ...]]:
@@ -85,3 +87,12 @@ def channel_missing(error: AriHTTPError) -> bool:
     if isinstance(error, AriConflict):
         return not message or "stasis" in message
     return False
+
+
+def function_unreadable(error: AriHTTPError) -> bool:
+    """True when ``getChannelVar`` of a function answered 500 "Unable to read provided
+    function": the function failed to read, as ``PJSIP_HEADER(read,X-NAME)`` does when the
+    header is absent. FastAGI's GET FULL VARIABLE gives nothing in that case: the value is
+    unset."""
+    return isinstance(error, AriServerError) and FUNCTION_UNREADABLE.lower() in \
+        error.message.lower()

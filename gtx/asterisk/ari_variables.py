@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Final
 
 from gtx.asterisk.ari_api import AriConflict, AriHTTPError, AriNotFound
-from gtx.asterisk.ari_info import channel_missing
+from gtx.asterisk.ari_info import channel_missing, function_unreadable
 from gtx.channel import CommandFailed
 
 if TYPE_CHECKING:
@@ -58,7 +58,9 @@ class ChannelVariables:
                 channel.left_stasis = channel.left_stasis or isinstance(e, AriConflict)
                 channel.mark_hung_up(f"is gone (channels.getChannelVar: {e.message})")
                 return self._values.get(name)
-            if isinstance(e, AriNotFound):  # "Provided variable was not found"
+            # "Provided variable was not found"; a function that failed to read (an absent
+            # PJSIP header) is unset too, as with FastAGI's GET FULL VARIABLE.
+            if isinstance(e, AriNotFound) or function_unreadable(e):
                 self._values[name] = None
                 return None
             raise CommandFailed("channels.getChannelVar", f"HTTP {e.status} {e.message}") from e

@@ -6,8 +6,10 @@ Answers and error messages are resource_channels.c's: 404 ``Channel not found``,
 still Down or Ringing), ``getChannelVar`` of an unset variable 404 ``Provided variable was not
 found`` (of an unknown channel ``Provided channel was not found``); a function
 (``CALLERID(dnid)``, ``IAXVAR(GTX_SESSION)``, ``PJSIP_HEADER(read,X-GTX-Session)``…) is
-evaluated like the FastAGI emulator's GET VARIABLE does, and one the emulator does not know
-answers 500 ``Unable to read provided function``.
+evaluated like the FastAGI emulator's GET VARIABLE does, but one whose read fails answers 500
+``Unable to read provided function`` (``ast_func_read2`` failing): a function the emulator does
+not know, and ``PJSIP_HEADER(read,X-NAME)`` when the call carries no such header (or is not a
+PJSIP call), as func_pjsip_header.c returns -1 then.
 """
 
 from __future__ import annotations
@@ -73,7 +75,7 @@ def _get_variable(call: RestCall) -> Reply:
     value = read_variable(channel.media, name, server.asterisk.db, server.epoch)
     if value is None:
         if name.endswith(")"):
-            if not _known_function(name):
+            if not _known_function(name) or _function_name(name) == "PJSIP_HEADER":
                 raise ARIFault(500, "Unable to read provided function")
             value = ""
         else:
@@ -81,10 +83,13 @@ def _get_variable(call: RestCall) -> Reply:
     return 200, {"value": value}
 
 
+def _function_name(name: str) -> str:
+    return name.partition("(")[0].strip().upper()
+
+
 def _known_function(name: str) -> bool:
-    function = name.partition("(")[0].strip().upper()
-    return function in ("CALLERID", "CHANNEL", "IAXVAR", "PJSIP_HEADER", "DB", "DB_EXISTS",
-                        "LEN", "EXISTS")
+    return _function_name(name) in ("CALLERID", "CHANNEL", "IAXVAR", "PJSIP_HEADER", "DB",
+                                    "DB_EXISTS", "LEN", "EXISTS")
 
 
 def _set_variable(call: RestCall) -> Reply:

@@ -121,6 +121,27 @@ def test_a_server_error_on_a_variable_is_command_failed(call: Call) -> None:
     failure(call.channel.set_variable("X", "1"), CommandFailed)
 
 
+def test_a_function_that_fails_to_read_is_unset(call: Call) -> None:
+    """``PJSIP_HEADER(read,X-GTX-Session)`` of a call without the header: Asterisk answers 500
+    "Unable to read provided function"; FastAGI's GET FULL VARIABLE gives nothing."""
+    call.link.answer("channels.getChannelVar",
+                     http_error("get", 500, "Unable to read provided function"))
+    assert result(call.channel.get_full_variable("${PJSIP_HEADER(read,X-GTX-Session)}")) is None
+    assert result(call.channel.get_variable("PJSIP_HEADER(read,X-GTX-Step)")) is None
+    assert not call.channel.hung_up
+
+
+def test_a_dnid_that_fails_to_read_leaves_called_empty() -> None:
+    call = Call()
+    call.link.answer("channels.getChannelVar",
+                     http_error("get", 500, "Unable to read provided function"))
+    result(call.channel.prepare())
+    assert call.channel.info.called == ""
+    call.link.answer("channels.getChannelVar", http_error("get", 500, "Allocation failed"))
+    failure(call.channel.prepare(), CommandFailed)
+    call.close()
+
+
 def test_full_variables_are_evaluated_one_expression_at_a_time(call: Call) -> None:
     values = {"IAXVAR(GTX_SESSION)": "s1", "A": "x", "B": "y", "N": "B"}
 

@@ -35,6 +35,24 @@ async def test_a_session_answers_plays_reads_and_hangs_up(tmp_path: Path) -> Non
 
 
 @pytest_twisted.ensureDeferred
+async def test_a_pjsip_call_without_gtx_headers_gets_a_new_session(tmp_path: Path) -> None:
+    """gtx looks for a hand-over in ``PJSIP_HEADER(read,X-GTX-Session)``, which Asterisk
+    cannot read on a call without that header (500 "Unable to read provided function"): the
+    call gets a session of its own all the same."""
+    s = await stack(tmp_path)
+    s.answer("menu.start", {"actions": [{"action": "play", "files": "hello-world"}]})
+    record = await s.call(None)
+    (read,) = [r for r in s.server.requests if r.operation == "channels.getChannelVar"
+               and r.params.get("variable") == "PJSIP_HEADER(read,X-GTX-Session)"]
+    assert read.status == 500
+    assert [o.status for o in s.engine.outcomes] == ["DONE"]
+    assert s.requests()[0]["resumed"] is False
+    assert record.played == ["hello-world"]
+    assert record.variables["GTX_STATUS"] == "DONE"
+    await s.close()
+
+
+@pytest_twisted.ensureDeferred
 async def test_end_continue_and_transfer_give_the_channel_back_to_the_dialplan(
         tmp_path: Path) -> None:
     s = await stack(tmp_path)

@@ -84,13 +84,15 @@ async def test_variables_set_get_functions_and_unset(tmp_path: Path) -> None:
         c("POST", f"{base}/variable", {"variable": "GTX_STATE", "value": "a=1"}).addCallback(
             lambda reply: got.setdefault("set", reply))
         for name in ("GTX_STATE", "CALLERID(dnid)", "IAXVAR(GTX_SESSION)", "NOPE",
-                     "NOSUCHFUNC(x)"):
+                     "NOSUCHFUNC(x)", "PJSIP_HEADER(read,X-GTX-App)",
+                     "PJSIP_HEADER(read,X-GTX-Session)"):
             c("GET", f"{base}/variable", {"variable": name}).addCallback(
                 lambda reply, name=name: got.setdefault(name, reply))
         c("POST", f"{base}/continue").addCallback(lambda reply: got.setdefault("cont", reply))
 
     r.client.events.on_stasis_start(started)
-    spec = CallSpec(dnid="5550100", inherited={"IAXVAR(GTX_SESSION)": "s-1"},
+    spec = CallSpec(dnid="5550100", inherited={"IAXVAR(GTX_SESSION)": "s-1",
+                                               "PJSIP_HEADER(X-GTX-App)": "menu"},
                     context="gtx", extension="menu", priority=2)
     record = await r.run(r.server.stasis_call(spec, args=["menu"]))
     assert got["set"].status == 204
@@ -100,6 +102,10 @@ async def test_variables_set_get_functions_and_unset(tmp_path: Path) -> None:
     assert (got["NOPE"].status, got["NOPE"].body) == (
         404, {"message": "Provided variable was not found"})
     assert got["NOSUCHFUNC(x)"].status == 500
+    assert got["PJSIP_HEADER(read,X-GTX-App)"].body == {"value": "menu"}
+    # A header the call does not carry: the function fails to read (func_pjsip_header.c).
+    absent = got["PJSIP_HEADER(read,X-GTX-Session)"]
+    assert (absent.status, absent.body) == (500, {"message": "Unable to read provided function"})
     assert got["cont"].status == 204
     varset = [e for e in r.client.received if e["type"] == "ChannelVarset"]
     assert [(e["variable"], e["value"]) for e in varset] == [
