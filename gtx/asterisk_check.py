@@ -12,7 +12,12 @@ with what gtx will send:
   ``ami_user`` exists with the secret ``ami_secret``).
 
 Each mismatch is a :class:`~gtx.config.ConfigProblem` on the gtx.ini section and key, whose
-message names the Asterisk file, section and key to change.
+message names the Asterisk file, section and key to change. Settings that work but put calls at
+risk under load are warnings: http.conf's ``sessionlimit`` too close to ``ari_connections``
+(Asterisk closes, unanswered, every HTTP connection over it), ``session_keep_alive`` shorter
+than the link keeps idle connections, and ari.conf's ``websocket_write_timeout`` below
+:data:`WEBSOCKET_WRITE_TIMEOUT` ms (Asterisk drops the event WebSocket of a gtx node that is
+busy for longer than that).
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from gtx.asterisk.ari_operations import KEEPALIVE_TIMEOUT
 from gtx.asterisk_conf import AsteriskConfError, AsteriskFile, Origin, Section, is_true, read
 from gtx.config import AsteriskServer, ConfigProblem, GtxConfig
 
@@ -34,6 +40,14 @@ GTX_INCLUDES = {"ari.conf": "ari_gtx.conf", "http.conf": "http_gtx.conf",
 ANY_ADDRESS = "0.0.0.0"  # noqa: S104
 _WILDCARDS = frozenset({ANY_ADDRESS, "::", ""})
 _LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain"})
+#: Asterisk's defaults (main/http.c, res/ari/config.c).
+DEFAULT_SESSION_LIMIT = 100
+DEFAULT_SESSION_KEEP_ALIVE_MS = 15000
+DEFAULT_WEBSOCKET_WRITE_TIMEOUT_MS = 100
+#: HTTP sessions left for everything but this node's link: other gtx nodes, tools.
+SESSION_MARGIN = 10
+#: The ``websocket_write_timeout`` (ms) asterisk-conf/ari_gtx.conf recommends.
+WEBSOCKET_WRITE_TIMEOUT = 1000
 
 #: Reads one file of the directory (once), or says why it cannot.
 Loader = Callable[[str], "AsteriskFile | AsteriskConfError"]
@@ -46,6 +60,7 @@ class AsteriskCheck:
     directory: Path
     problems: list[ConfigProblem] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # things that could not be compared
+    warnings: list[str] = field(default_factory=list)  # works, but at risk under load
     files: list[Path] = field(default_factory=list)  # every file read, includes too
 
 
@@ -100,6 +115,13 @@ def _address(text: str) -> tuple[str, int | None]:
         host, port = text.split(":")
         return host, int(port) if port.isdigit() else None
     return text, None
+
+
+def _whole_number(text: str, default: int) -> int:
+    """A whole number of an Asterisk setting; its default when absent or unreadable (Asterisk
+    logs a warning and uses the default then)."""
+    text = text.strip()
+    return int(text) if text.isdigit() else default
 
 
 def _reaches(host: str, bound: str) -> bool | None:
@@ -170,7 +192,43 @@ class _Checker:
             user = self.user(conf, server.ari_user or "", "ari_user", "ARI user")
             if user is not None:
                 self.ari_user(user)
+            self.write_timeout(general)
         self.http()
+
+    def warn(self, key: str, message: str) -> None:
+        self.check.warnings.append(f"[{self.section}] {key}: {message}")
+
+    def write_timeout(self, general: Section) -> None:
+        """A gtx node busy for longer than ``websocket_write_timeout`` loses its WebSocket,
+        and the events of its calls with it."""
+        timeout = _whole_number(general.get("websocket_write_timeout"),
+                                DEFAULT_WEBSOCKET_WRITE_TIMEOUT_MS)
+        if timeout < WEBSOCKET_WRITE_TIMEOUT:
+            self.warn("ari_url", f"Asterisk drops the event WebSocket when a write to it takes "
+                      f"over {timeout} ms, so a node busy for a moment loses its calls' "
+                      f"events: set websocket_write_timeout = {WEBSOCKET_WRITE_TIMEOUT} at "
+                      f"{general.where('websocket_write_timeout')}")
+
+    def session_limits(self, general: Section) -> None:
+        """Asterisk closes, unanswered, each HTTP connection over ``sessionlimit`` (idle
+        kept-alive ones count); the link opens ``ari_connections`` plus its WebSocket."""
+        connections = self.server.ari_connections
+        limit = _whole_number(general.get("sessionlimit"), DEFAULT_SESSION_LIMIT)
+        wanted = connections + 1 + SESSION_MARGIN
+        if limit < wanted:
+            self.warn("ari_connections", f"{connections} REST connections and the event "
+                      f"WebSocket leave too little of Asterisk's {limit} HTTP sessions (other "
+                      f"nodes and tools need some; a request over the limit is cut off "
+                      f"unanswered): set sessionlimit = {max(wanted, 200)} at "
+                      f"{general.where('sessionlimit')} (more with several gtx nodes), or "
+                      f"lower ari_connections")
+        keep_alive = _whole_number(general.get("session_keep_alive"),
+                                   DEFAULT_SESSION_KEEP_ALIVE_MS)
+        if keep_alive <= KEEPALIVE_TIMEOUT * 1000:
+            self.warn("ari_url", f"Asterisk closes idle HTTP connections after {keep_alive} "
+                      f"ms, before gtx does ({KEEPALIVE_TIMEOUT * 1000:g} ms): a request may "
+                      f"meet a connection being closed; remove session_keep_alive at "
+                      f"{general.where('session_keep_alive')} (15000 by default)")
 
     def ari_user(self, user: Section) -> None:
         server = self.server
@@ -197,6 +255,7 @@ class _Checker:
         if not is_true(general.get("enabled", "no")):
             self.problem("ari_url", f"Asterisk's HTTP server, which serves ARI, is off: set "
                          f"enabled = yes at {general.where('enabled')}")
+        self.session_limits(general)
         if url.scheme == "https":
             self.listener(general, url.hostname or "", url.port or 443, tls=True)
         else:

@@ -97,6 +97,8 @@ def _check_asterisk_dir(config: GtxConfig, value: str) -> bool:
             print(f"  {problem}", file=sys.stderr)
     else:
         print(f"{directory}: OK for {sections} (read {read})")
+    for warning in check.warnings:
+        print(f"  warning: {warning}")
     for note in check.notes:
         print(f"  note: {note}")
     return not check.problems

@@ -61,6 +61,12 @@ def test_the_reference_configuration_matches(etc: Path) -> None:
     check = check_asterisk(config(), REFERENCE)
     assert check.problems == []
     assert check.notes == []
+    # It leaves websocket_write_timeout at Asterisk's 100 ms: it works, at risk under load.
+    assert check.warnings == [
+        f"[asterisk:pbx1] ari_url: Asterisk drops the event WebSocket when a write to it takes "
+        f"over 100 ms, so a node busy for a moment loses its calls' events: set "
+        f"websocket_write_timeout = 1000 at {REFERENCE}/ari.conf [general] "
+        f"websocket_write_timeout (not set)"]
     assert [p.name for p in check.files] == ["ari.conf", "http.conf", "manager.conf"]
 
 
@@ -146,7 +152,8 @@ def install_gtx_files(etc: Path) -> None:
     """The layout asterisk-conf/README.md describes: gtx's files included at the end."""
     for name in ("ari_gtx.conf", "manager_gtx.conf"):
         shutil.copy(ASTERISK_CONF / name, etc / name)
-    (etc / "ari.conf").write_text("[general]\nenabled = yes\n#include ari_gtx.conf\n")
+    (etc / "ari.conf").write_text("[general]\nenabled = yes\nwebsocket_write_timeout = 1000\n"
+                                  "#include ari_gtx.conf\n")
     (etc / "manager.conf").write_text(
         "[general]\nenabled = yes\nport = 5038\nbindaddr = 127.0.0.1\n"
         "#include manager_gtx.conf\n")
@@ -157,6 +164,7 @@ def test_the_shipped_files_installed_as_documented_match_the_example(etc: Path) 
     install_gtx_files(etc)
     check = check_asterisk(config(ami_secret="CHANGE-ME", ari_password="CHANGE-ME"), etc)
     assert problems(check) == []
+    assert check.warnings == []
     assert [p.name for p in check.files] == [
         "ari.conf", "ari_gtx.conf", "http.conf", "manager.conf", "manager_gtx.conf"]
     # The mismatch names the included file, where the password really is.
@@ -175,6 +183,49 @@ def test_a_gtx_file_copied_but_not_included_is_pointed_out(etc: Path) -> None:
     assert found == [f"[asterisk:pbx1] ari_user: no ARI user [gtx] in {etc}/ari.conf or the "
                      f"files it includes; ari_gtx.conf is in {etc} but ari.conf does not "
                      "include it: add `#include ari_gtx.conf` at its end"]
+
+
+@pytest.mark.parametrize(
+    ("file", "old", "new", "ari_connections", "expected"),
+    [
+        ("http.conf", "bindport = 8088", "bindport = 8088\nsessionlimit = 30", "20",
+         "[asterisk:pbx1] ari_connections: 20 REST connections and the event WebSocket leave "
+         "too little of Asterisk's 30 HTTP sessions (other nodes and tools need some; a request "
+         "over the limit is cut off unanswered): set sessionlimit = 200 at {dir}/http.conf "
+         "[general] sessionlimit (line 5) (more with several gtx nodes), or lower "
+         "ari_connections"),
+        ("http.conf", "bindport = 8088", "bindport = 8088", "90",  # Asterisk's 100
+         "[asterisk:pbx1] ari_connections: 90 REST connections and the event WebSocket leave "
+         "too little of Asterisk's 100 HTTP sessions"),
+        ("http.conf", "bindport = 8088", "bindport = 8088\nsession_keep_alive = 5000", "20",
+         "[asterisk:pbx1] ari_url: Asterisk closes idle HTTP connections after 5000 ms, before "
+         "gtx does (5000 ms): a request may meet a connection being closed; remove "
+         "session_keep_alive at {dir}/http.conf [general] session_keep_alive (line 5)"),
+        ("ari.conf", "websocket_write_timeout = 1000", "websocket_write_timeout = 500", "20",
+         "[asterisk:pbx1] ari_url: Asterisk drops the event WebSocket when a write to it takes "
+         "over 500 ms"),
+    ],
+)
+def test_settings_at_risk_under_load_are_warnings(
+    etc: Path, file: str, old: str, new: str, ari_connections: str, expected: str
+) -> None:
+    edit(etc / "ari.conf", "enabled = yes", "enabled = yes\nwebsocket_write_timeout = 1000")
+    edit(etc / file, old, new)
+    check = check_asterisk(config(ari_connections=ari_connections), etc)
+    assert check.problems == []
+    assert len(check.warnings) == 1, check.warnings
+    assert check.warnings[0].startswith(expected.format(dir=etc)), check.warnings
+
+
+def test_enough_sessions_and_a_long_write_timeout_warn_of_nothing(etc: Path) -> None:
+    edit(etc / "ari.conf", "enabled = yes", "enabled = yes\nwebsocket_write_timeout = 1000")
+    edit(etc / "http.conf", "bindport = 8088",
+         "bindport = 8088\nsessionlimit = 31\nsession_keep_alive = 5001")
+    assert check_asterisk(config(ari_connections="20"), etc).warnings == []
+    # Unreadable values are Asterisk's defaults (it logs a warning and uses them).
+    edit(etc / "http.conf", "sessionlimit = 31", "sessionlimit = lots")
+    assert check_asterisk(config(ari_connections="89"), etc).warnings == []
+    assert len(check_asterisk(config(ari_connections="90"), etc).warnings) == 1
 
 
 def test_templates_and_inheritance_are_followed(etc: Path) -> None:
@@ -281,6 +332,8 @@ def test_check_config_with_the_asterisk_dir(tmp_path: Path,
     assert main(["check-config", "-c", ini, "--asterisk-dir", str(REFERENCE)]) == 0
     out = capsys.readouterr().out
     assert f"{REFERENCE}: OK for [asterisk:pbx1] (read ari.conf, http.conf, manager.conf)" in out
+    # A warning does not fail the check.
+    assert "  warning: [asterisk:pbx1] ari_url: Asterisk drops the event WebSocket" in out
     assert "asterisk pbx1 ARI: user gtx, Stasis app gtx" in out
 
 

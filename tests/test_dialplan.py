@@ -198,7 +198,8 @@ def test_ari_user_and_http_server() -> None:
     assert ari["read_only"] == "no"
     assert ari["password"]
     http = items(read_config(ASTERISK_CONF / "http_gtx.conf"), "general")
-    assert http == {"enabled": "yes", "bindaddr": "127.0.0.1", "bindport": "8088"}
+    assert http == {"enabled": "yes", "bindaddr": "127.0.0.1", "bindport": "8088",
+                    "sessionlimit": "200"}
 
 
 def test_install_readme_names_every_file() -> None:
