@@ -19,6 +19,9 @@ the dialplan (a dialer call in a queue, an IVR over FastAGI). So a recording is 
   ``hangup``. Exactly one STOPPED, after which the snoop is hung up and nothing is watched.
 - **mute** is ``recordings.mute`` / ``unmute`` (silence is written: the file keeps the call's
   length); **pause** is ``recordings.pause`` / ``unpause`` (a gap). Resuming undoes either.
+  Asterisk queues a new recording until its file is open and answers anything but a stop
+  meanwhile with 409 "Recording not in session": so these wait for the recording to start
+  (``RecordingStarted``, or the ``event_grace`` after which it is taken as started).
 - **stop** is ``recordings.stop``, then the snoop is hung up.
 - **after every (re)connection**, ``channels.list``: a recording whose snoop is gone ended while
   the link was down (``hangup``, or ``stopped`` when its target is up); one whose snoop is up
@@ -287,6 +290,7 @@ class ARIRecorder:
         if recording.started or recording.ended:
             return
         recording.started = True
+        self._release_waiters(recording)
         self._emit(recording, RecordingProgress.STARTED)
 
     def _finished_cause(self, recording: FollowedRecording) -> str:
@@ -335,6 +339,7 @@ class ARIRecorder:
         recording.unwatch.clear()
         if self._recordings.get(recording.recording_id) is recording:
             del self._recordings[recording.recording_id]
+        self._release_waiters(recording)  # they find it gone
 
     def _emit(self, recording: FollowedRecording, progress: RecordingProgress,
               cause: str | None = None) -> None:
@@ -357,8 +362,8 @@ class ARIRecorder:
             return fail(RecordingUnavailable(f"the ARI link to {self.name} is down"))
         recording = self._find(channel)
         if recording is not None:
-            live: Deferred[LiveRecording] = succeed(LiveRecording(
-                recording.name, recording.snoop, recording.muted, recording.paused))
+            live: Deferred[LiveRecording] = self._under_way(recording).addCallback(
+                lambda _: self._still_followed(recording, channel))
         else:
             live = find_live(self.link, channel)
 
@@ -381,6 +386,29 @@ class ARIRecorder:
             return done.addCallback(applied)
 
         return self._mapped(live.addCallback(send), channel)
+
+    def _under_way(self, recording: FollowedRecording) -> Deferred[None]:
+        """Fires once ``recording`` has started (or ended), at the latest after
+        ``event_grace`` seconds: then the request goes anyway, and Asterisk's answer says."""
+        if recording.started or recording.ended:
+            return succeed(None)
+        waiter: Deferred[None] = Deferred()
+        recording.start_waiters.append(waiter)
+        return waiter.addTimeout(self.event_grace, self.clock,
+                                 onTimeoutCancel=lambda _result, _timeout: None)
+
+    def _still_followed(self, recording: FollowedRecording, channel: str) -> LiveRecording:
+        if recording.ended or self._recordings.get(recording.recording_id) is not recording:
+            raise RecordingError(f"{self.name}: the recording of {channel} has ended")
+        return LiveRecording(recording.name, recording.snoop, recording.muted,
+                             recording.paused)
+
+    @staticmethod
+    def _release_waiters(recording: FollowedRecording) -> None:
+        waiters, recording.start_waiters = recording.start_waiters, []
+        for waiter in waiters:
+            if not waiter.called:
+                waiter.callback(None)
 
     def _hangup_snoop(self, recording: FollowedRecording) -> None:
         if recording.accepted_at is not None or recording.target is not None:

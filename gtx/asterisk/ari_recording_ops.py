@@ -68,6 +68,9 @@ class FollowedRecording:
     snoop_gone: bool = False  # destroyed, or hung up by gtx
     grace: IDelayedCall | None = None  # a RecordingStarted that may never come
     ending: IDelayedCall | None = None  # an end that may never come
+    #: Mute/pause requests waiting for the recording to be under way (Asterisk refuses them
+    #: while it is queued).
+    start_waiters: list[Deferred[None]] = field(default_factory=list)
     unwatch: list[Callable[[], None]] = field(default_factory=list)
     ended: bool = False
 

@@ -207,6 +207,7 @@ def test_max_seconds_and_failures(rig: Rig) -> None:
 
 def test_mute_writes_silence_and_pause_leaves_a_gap(rig: Rig) -> None:
     rig.start()
+    rig.feed("RecordingStarted")
     rig.link.requests.clear()
     assert fired(rig.recorder.mute("1795000000.7", True)) == [None]
     assert fired(rig.recorder.mute("1795000000.7", False)) == [None]
@@ -219,8 +220,59 @@ def test_mute_writes_silence_and_pause_leaves_a_gap(rig: Rig) -> None:
     assert {r[2]["recordingName"] for r in rig.link.requests} == {"r1"}
 
 
+def test_mute_and_pause_wait_for_the_recording_to_start(rig: Rig) -> None:
+    # A live recording is queued until its file is open; Asterisk answers 409 "Recording not
+    # in session" to anything but a stop meanwhile.
+    rig.start()
+    rig.link.requests.clear()
+    paused = fired(rig.recorder.pause("1795000000.7", True))
+    muted = fired(rig.recorder.mute("1795000000.7", True))
+    rig.clock.advance(1)
+    assert (paused, muted, rig.link.requests) == ([], [], [])
+    rig.feed("RecordingStarted")
+    assert (paused, muted) == ([None], [None])
+    assert rig.link.ops() == ["recordings.pause", "recordings.mute"]
+    rig.link.requests.clear()
+    assert fired(rig.recorder.pause("1795000000.7", False)) == [None]  # started: at once
+    assert rig.link.ops() == ["recordings.unpause", "recordings.unmute"]
+    assert not rig.clock.getDelayedCalls()
+
+
+def test_the_wait_for_the_start_is_bounded(rig: Rig) -> None:
+    rig.link.answer("channels", "record", HOLD)
+    rig.start()
+    muted = fired(rig.recorder.mute("1795000000.7", True))
+    rig.clock.advance(4.9)
+    rig.link.pending.pop()[2].callback(LIVE)  # accepted late: its own grace starts now
+    assert muted == []
+    rig.clock.advance(0.1)  # no RecordingStarted within the grace: the request goes anyway
+    assert muted == [None]
+    assert rig.link.ops()[-1] == "recordings.mute"
+    assert rig.progress() == []  # the recording's own grace is not over
+
+
+def test_a_recording_that_ends_before_it_starts_refuses_mute(rig: Rig) -> None:
+    rig.start()
+    muted = fired(rig.recorder.mute("1795000000.7", True))
+    assert fired(rig.recorder.stop("1795000000.7")) == [None]  # a stop does not wait
+    rig.feed("RecordingFinished")
+    error = error_of(muted)
+    assert type(error) is RecordingError
+    assert "pbx1: the recording of 1795000000.7 has ended" in str(error)
+    assert "recordings.mute" not in rig.link.ops()
+    # A start that fails releases its waiters too.
+    rig.link.answer("channels", "record", HOLD)
+    rig.start("r2", channel="1795000000.8")
+    paused = fired(rig.recorder.pause("1795000000.8", True))
+    rig.link.pending.pop()[2].errback(AriServerError("record", 500, "Internal Server Error"))
+    assert type(error_of(paused)) is RecordingError
+    assert "recordings.pause" not in rig.link.ops()
+    assert not rig.clock.getDelayedCalls()
+
+
 def test_mute_of_a_recording_gone(rig: Rig) -> None:
     rig.start()
+    rig.feed("RecordingStarted")
     rig.link.answer("recordings", "mute", AriNotFound("mute", 404, "Recording not found"))
     assert isinstance(error_of(fired(rig.recorder.mute("1795000000.7", True))), NoSuchChannel)
     rig.link.answer("recordings", "pause", AriConflict("pause", 409, "Recording not in session"))
