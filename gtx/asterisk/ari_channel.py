@@ -63,7 +63,12 @@ from gtx.asterisk.ari_api import (
     AriUnavailable,
 )
 from gtx.asterisk.ari_events import Event, channel_key, stasis_args
-from gtx.asterisk.ari_info import call_info, channel_missing, function_unreadable
+from gtx.asterisk.ari_info import (
+    call_info,
+    channel_missing,
+    dialplan_location,
+    function_unreadable,
+)
 from gtx.asterisk.ari_variables import ChannelVariables, answer_value
 from gtx.asterisk.ari_waits import ARILimits, ChannelWait, ChannelWaits
 from gtx.channel import (
@@ -126,6 +131,11 @@ class ARIChannel:
         self.state = str(channel.get("state", ""))
         self.waits = ChannelWaits(clock, lambda: link.connected, self.limits.link_check_interval)
         self.transfer_target: tuple[str, str, int] | None = None
+        #: True once the channel went on a dialplan excursion (:mod:`ari_excursion`).
+        self.made_excursion = stasis_args(event)[:1] == [EXEC_RETURN]
+        #: The Stasis() the session began in (None: unknown, or to be read from the channel
+        #: when the session began on the return from an excursion).
+        self.entry = None if self.made_excursion else dialplan_location(self._info)
         self.hung_up_by_session = False
         self.left_stasis = False
         self._hung_up = False

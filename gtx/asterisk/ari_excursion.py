@@ -12,6 +12,12 @@ that ``StasisStart`` (a hang-up meanwhile is a hang-up), then reads what the app
 
 ``exec`` returns 0 when the application succeeded and -1 when it failed (it returned non-zero);
 ``NOAPP`` fails with :class:`~gtx.channel.UnknownApplication`, as ``EXEC`` does on FastAGI.
+
+Back from an excursion the channel is in the ``Stasis()`` of ``[gtx-ari-exec]``, whose next
+priority hangs up: when the session ends, the dialplan must go on after the ``Stasis()`` the
+call entered gtx by, named explicitly (:func:`dialplan_return`). So gtx also sets
+``GTX_STASIS_RETURN`` = ``context,extension,priority`` of that ``Stasis()``: a node that adopts
+the channel after a restart finds it there.
 """
 
 from __future__ import annotations
@@ -29,9 +35,54 @@ if TYPE_CHECKING:
 
 #: Where the excursion runs (dialplan/extensions_gtx_ari.conf).
 EXEC_CONTEXT: Final = "gtx-ari-exec"
+#: The channel variable holding ``context,extension,priority`` of the ``Stasis()`` the session
+#: began in (set with GTX_EXEC_APP, for a node that adopts the channel after a restart).
+STASIS_RETURN: Final = "GTX_STASIS_RETURN"
 _APPLICATION: Final = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,79}$")
 _OPTIONS: Final = re.compile(r"^[A-Za-z0-9()^:#*._@-]*$")
 _CONFERENCE_OPTIONS: Final = ("bridge_profile", "user_profile", "menu")
+
+
+def location_text(location: tuple[str, str, int]) -> str:
+    """``context,extension,priority``: the value of GTX_STASIS_RETURN."""
+    return ",".join(str(part) for part in location)
+
+
+def parse_location(text: str | None) -> tuple[str, str, int] | None:
+    """The ``(context, extension, priority)`` of a GTX_STASIS_RETURN value; None when it is
+    not one."""
+    parts = (text or "").rsplit(",", 2)
+    if len(parts) != 3 or not all(parts) or not parts[2].isdigit() or int(parts[2]) < 1:
+        return None
+    return parts[0], parts[1], int(parts[2])
+
+
+async def stasis_entry(channel: ARIChannel) -> tuple[str, str, int] | None:
+    """``(context, extension, priority)`` of the ``Stasis()`` the session began in (read
+    from GTX_STASIS_RETURN when the session began on the return from an excursion); None
+    when unknown."""
+    if channel.entry is None and channel.made_excursion:
+        channel.entry = parse_location(await channel.variables.read(STASIS_RETURN))
+    return channel.entry
+
+
+async def dialplan_return(channel: ARIChannel) -> tuple[str, str, int] | None:
+    """Where the dialplan goes on when the session lets the channel go (no transfer): None
+    for the priority after the ``Stasis()`` the channel is in — the one the call entered gtx
+    by, unless the channel went on an excursion: it is then in the ``Stasis()`` of
+    ``[gtx-ari-exec]``, whose next priority hangs up, so the priority after the session's
+    first ``Stasis()`` is named (a Goto there keeps the Gosub frame of ``gtx-stasis``)."""
+    if not channel.made_excursion:
+        return None
+    entry = await stasis_entry(channel)
+    if entry is None:
+        channel.log.warn("ARI {channel}: where the session began is unknown ({variable} "
+                         "unset): the dialplan goes on in {context}",
+                         channel=channel.info.channel, variable=STASIS_RETURN,
+                         context=EXEC_CONTEXT)
+        return None
+    context, extension, priority = entry
+    return context, extension, priority + 1
 
 
 async def run_application(channel: ARIChannel, application: str, data: str) -> str | None:
@@ -43,8 +94,12 @@ async def run_application(channel: ARIChannel, application: str, data: str) -> s
     channel.require_live(application)
     channel.waits.drop_digits()
     await channel.stop_music()
-    for name, value in (("GTX_EXEC_APP", application), ("GTX_EXEC_DATA", data),
-                        ("GTX_EXEC_STASIS", channel.link.app), ("GTX_EXEC_STATUS", "")):
+    entry = await stasis_entry(channel)
+    settings = [("GTX_EXEC_APP", application), ("GTX_EXEC_DATA", data),
+                ("GTX_EXEC_STASIS", channel.link.app), ("GTX_EXEC_STATUS", "")]
+    if entry is not None:
+        settings.append((STASIS_RETURN, location_text(entry)))
+    for name, value in settings:
         params = {"channelId": channel.id, "variable": name}
         if value:
             params["value"] = value
@@ -67,6 +122,7 @@ async def run_application(channel: ARIChannel, application: str, data: str) -> s
     try:
         await channel.command("channels", "continueInDialplan", channelId=channel.id,
                               context=EXEC_CONTEXT, extension="s", priority=1)
+        channel.made_excursion = True  # its Stasis() is now [gtx-ari-exec]'s
         await back.deferred
     finally:
         back.cancel()

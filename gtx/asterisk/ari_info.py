@@ -78,6 +78,14 @@ def call_info(event: Event, asterisk: str) -> CallInfo:
     )
 
 
+def dialplan_location(info: CallInfo) -> tuple[str, str, int] | None:
+    """``(context, extension, priority)`` of the call's place in the dialplan as its
+    ``StasisStart`` gave it (the ``Stasis()`` it runs); None when unknown."""
+    if info.context and info.extension and info.priority.isdigit():
+        return info.context, info.extension, int(info.priority)
+    return None
+
+
 def channel_missing(error: AriHTTPError) -> bool:
     """True when a 404/409 answer means the channel is gone or out of our application (not,
     say, that a variable or a recording does not exist)."""

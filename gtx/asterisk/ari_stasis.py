@@ -7,9 +7,13 @@ second ``StasisStart`` for a channel already driven here is ignored.
 
 When the session ends, the channel goes back to the dialplan (``continueInDialplan``): to the
 location a ``transfer`` set, else to the priority after ``Stasis()`` — unless the channel hung
-up, was hung up by the session, or left the application. A ``REFUSED`` session (the engine is
-draining) is continued untouched, so that the dialplan fails over to another node. A ``LOST``
-session (the link failed) leaves the channel in Stasis: the runner finds it again.
+up, was hung up by the session, or left the application. After a dialplan excursion
+(``exec``, ``queue``, ``conference``) the channel is in the ``Stasis()`` of ``[gtx-ari-exec]``:
+it is then continued, by name, at the priority after the ``Stasis()`` the session began in
+(:func:`gtx.asterisk.ari_excursion.dialplan_return`; ``GTX_STASIS_RETURN`` on the channel for
+a channel found again). A ``REFUSED`` session (the engine is draining) is continued untouched,
+so that the dialplan fails over to another node. A ``LOST`` session (the link failed) leaves
+the channel in Stasis: the runner finds it again.
 
 Finding channels again (``resync``), after every (re)connection of the link and after a
 ``LOST`` session while the link is up: ``channels.list``; a channel driven here that is no
@@ -41,9 +45,11 @@ from gtx.asterisk.ari_channel import (
     new_object_id,
 )
 from gtx.asterisk.ari_events import Event, stasis_args
+from gtx.asterisk.ari_excursion import STASIS_RETURN, dialplan_return, parse_location
 from gtx.asterisk.ari_info import channel_missing
+from gtx.asterisk.ari_variables import answer_value
 from gtx.asterisk.ari_waits import ARILimits
-from gtx.channel import Channel, ChannelGone, CommandFailed
+from gtx.channel import Channel, ChannelGone, ChannelHangup, CommandFailed
 
 #: Session statuses the runner acts on (gtx.ivr.session's SessionOutcome.status).
 REFUSED: Final = "REFUSED"
@@ -202,13 +208,38 @@ class StasisRunner:
             if self.link.connected:
                 self.resync()
             return
-        if status == REFUSED:
-            await self._continue(channel.id, None)
-        elif not channel.hung_up:
-            await self._continue(channel.id, channel.transfer_target)
+        if status == REFUSED or not channel.hung_up:
+            where = channel.transfer_target if status != REFUSED else None
+            await self._continue(channel.id, where or await self._return_of_session(channel))
         else:
             self._released.add(channel.id)
         self._restarts.pop(channel.id, None)
+
+    async def _return_of_session(self, channel: ARIChannel) -> tuple[str, str, int] | None:
+        try:
+            return await dialplan_return(channel)
+        except (ChannelGone, ChannelHangup, CommandFailed) as e:
+            self.log.warn("ARI {server}: {channel}: where the session began is unknown: "
+                          "{error}", server=self.link.name, channel=channel.info.channel,
+                          error=e)
+            return None
+
+    async def _return_of(self, channel_id: str, args: list[str]) -> tuple[str, str, int] | None:
+        """Where a channel found in Stasis goes on: back from an excursion, the priority after
+        the Stasis() its session began in (GTX_STASIS_RETURN); else None, the priority after
+        the Stasis() it is in."""
+        if args[:1] != [EXEC_RETURN]:
+            return None
+        try:
+            answer = await self.link.call("channels", "getChannelVar", channelId=channel_id,
+                                          variable=STASIS_RETURN)
+        except AriError as e:
+            self.log.warn("ARI {server}: cannot read {variable} of {channel}: {error}",
+                          server=self.link.name, variable=STASIS_RETURN, channel=channel_id,
+                          error=e)
+            return None
+        entry = parse_location(answer_value(answer))
+        return None if entry is None else (entry[0], entry[1], entry[2] + 1)
 
     async def _continue(self, channel_id: str, where: tuple[str, str, int] | None) -> None:
         params: dict[str, Any] = {"channelId": channel_id}
@@ -288,15 +319,17 @@ class StasisRunner:
 
     async def _adopt(self, event: Event) -> None:
         channel_id = str(event["channel"]["id"])
+        args = list(event.get("args") or [])
         if channel_id in self._headed_for:
-            await self._continue(channel_id, self._headed_for[channel_id])
+            where = self._headed_for[channel_id]
+            await self._continue(channel_id, where or await self._return_of(channel_id, args))
             return
         count = self._restarts.get(channel_id, 0) + 1
         self._restarts[channel_id] = count
         if count > self.max_restarts or not self._running:
             self.log.warn("ARI {server}: {channel} found in Stasis again; continued in the "
                           "dialplan (failover)", server=self.link.name, channel=channel_id)
-            await self._continue(channel_id, None)
+            await self._continue(channel_id, await self._return_of(channel_id, args))
             return
         try:
             answer = await self.link.call("channels", "getChannelVar", channelId=channel_id,
@@ -311,7 +344,7 @@ class StasisRunner:
             return
         status = answer.get("value") if isinstance(answer, Mapping) else None
         if status in ENDED_STATUSES:
-            await self._continue(channel_id, None)
+            await self._continue(channel_id, await self._return_of(channel_id, args))
         elif channel_id not in self._driven:
             self._begin(event, "found in Stasis with no session")
 

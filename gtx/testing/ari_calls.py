@@ -265,8 +265,11 @@ class ARICalls:
             channel.stasis_app = None
             self.set_variable(channel, "STASISSTATUS", "SUCCESS", apps)
         waiter, channel.stasis_waiter = channel.stasis_waiter, None
-        if waiter is not None and not waiter.called:
-            waiter.errback(Failure(ChannelHungUp(channel.name)))
+        waiters = [waiter, *channel.suspended.values()]
+        channel.suspended = {}
+        for waiter in waiters:
+            if waiter is not None and not waiter.called:
+                waiter.errback(Failure(ChannelHungUp(channel.name)))
         peer = channel.local_peer
         if peer_cause is not None and peer is not None:
             self.emit(peer, blob_event("ChannelHangupRequest", self.ts(peer),

@@ -12,7 +12,12 @@ A channel that leaves Stasis with ``continueInDialplan`` goes on at the location
 - ``gtx-dialer,answered,1`` — :func:`ari_dialer_answered`, ``[gtx-dialer]`` of
   ``dialplan/extensions_gtx.conf`` with the IVR reached over ARI;
 - the place right after a ``Stasis()`` the emulated dialplan itself runs (the dialer's
-  hand-off, the excursion's return): that routine resumes.
+  hand-off, the excursion's return): that routine resumes — also when the channel went
+  elsewhere in between (an excursion from the dialer's ``Stasis()``: ``continueInDialplan``
+  to the priority after it takes the call back there, as in Asterisk, where the channel's
+  place in the dialplan is all there is). ``continueInDialplan`` without a location goes on
+  after the ``Stasis()`` the channel is in now: back from an excursion, that is the one of
+  ``gtx-ari-exec``, and the excursion hangs up.
 
 Any other location ends the call there: the channel hangs up (``hangup_source`` ``dialplan``)
 and its record says where (``continued_at``). A call entering Stasis from the dialplan
@@ -171,13 +176,30 @@ class ARIDialplan:
         channel.set_location(*where)
         channel.media.note("media", "continues at {},{},{}".format(*where))
         waiter, channel.stasis_waiter = channel.stasis_waiter, None
-        resumes, channel.stasis_return = channel.stasis_return == where, None
+        back, channel.stasis_return = channel.stasis_return, None
         if waiter is not None and not waiter.called:
-            if resumes:
+            if back == where:
+                self._abandon(channel)
                 waiter.callback(where)
                 return
-            waiter.errback(Failure(LeftForElsewhere(channel.name)))
+            if back is not None:  # the routine waits there until the channel comes back
+                channel.suspended[back] = waiter
+            else:
+                waiter.errback(Failure(LeftForElsewhere(channel.name)))
+        resumed = channel.suspended.pop(where, None)
+        if resumed is not None and not resumed.called:
+            self._abandon(channel)
+            resumed.callback(where)
+            return
         self._go(channel, where)
+
+    @staticmethod
+    def _abandon(channel: ARIChannel) -> None:
+        """The channel runs one routine: the others it left are over."""
+        suspended, channel.suspended = channel.suspended, {}
+        for waiter in suspended.values():
+            if not waiter.called:
+                waiter.errback(Failure(LeftForElsewhere(channel.name)))
 
     def start_at(self, channel: ARIChannel, where: tuple[str, str, int]) -> None:
         """An answered originated channel starts its dialplan at ``where``."""

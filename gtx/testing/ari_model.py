@@ -131,6 +131,10 @@ class ARIChannel:
     finished: Deferred[ARICallRecord] = field(default_factory=Deferred)
     stasis_waiter: Deferred[tuple[str, str, int]] | None = None
     stasis_return: tuple[str, str, int] | None = None
+    #: Emulated dialplan routines whose Stasis() the channel left for another place (an
+    #: excursion), by the location right after that Stasis(): continued there, one resumes.
+    suspended: dict[tuple[str, str, int], Deferred[tuple[str, str, int]]] = field(
+        default_factory=dict)
 
     # -- identity ----------------------------------------------------------------------------
 

@@ -318,10 +318,13 @@ def excursion(call: Call, status: str | None, **more: str) -> None:
 def test_exec_runs_the_application_in_the_dialplan(call: Call) -> None:
     excursion(call, "SUCCESS")
     d = call.channel.exec("Playback", ["tt-monkeys", "noanswer"])
-    assert call.link.names() == ["channels.setChannelVar"] * 4 + [
+    assert call.link.names() == ["channels.setChannelVar"] * 5 + [
         "applications.subscribe", "channels.continueInDialplan"]
-    assert [p.get("value") for p in call.link.made("channels.setChannelVar")] == [
-        "Playback", "tt-monkeys,noanswer", "gtx", None]
+    assert [(p["variable"], p.get("value")) for p in call.link.made("channels.setChannelVar")
+            ] == [("GTX_EXEC_APP", "Playback"), ("GTX_EXEC_DATA", "tt-monkeys,noanswer"),
+                  ("GTX_EXEC_STASIS", "gtx"), ("GTX_EXEC_STATUS", None),
+                  # where the session began (StasisStart): for a node adopting the channel
+                  ("GTX_STASIS_RETURN", "gtx-test,s,2")]
     assert call.link.made("applications.subscribe") == [
         {"applicationName": "gtx", "eventSource": "channel:gtx-ari-1"}]
     assert call.link.made("channels.continueInDialplan") == [

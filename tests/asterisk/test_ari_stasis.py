@@ -252,3 +252,73 @@ def test_an_engine_that_fails_still_gives_the_channel_back(r: Runner) -> None:
     assert r.runner.active == 0
     (failed,) = [e for e in r.logged if "log_failure" in e]
     assert failed["log_failure"].check(RuntimeError)
+
+
+def _variables(values: dict[str, str]) -> Callable[[dict[str, Any]], Any]:
+    def read(params: dict[str, Any]) -> Any:
+        value = values.get(params["variable"])
+        return not_found("Provided variable was not found") if value is None else {
+            "value": value}
+
+    return read
+
+
+def test_a_session_adopted_on_its_return_from_an_excursion_goes_on_where_it_began(
+        r: Runner) -> None:
+    """Back from [gtx-ari-exec] the channel is in that context's Stasis(), whose next
+    priority hangs up: the session's end continues after the Stasis() it began in, which
+    GTX_STASIS_RETURN keeps on the channel."""
+    r.link.answer("channels.getChannelVar", _variables(
+        {"GTX_STATUS": "RUNNING", "GTX_STASIS_RETURN": "gtx-stasis,s,27"}))
+    r.link.emit(stasis_start("c1", ["gtx-exec"], context="gtx-ari-exec", priority=5))
+    r.engine.end(0, "DONE")
+    assert r.continued() == [
+        {"channelId": "c1", "context": "gtx-stasis", "extension": "s", "priority": 28}]
+
+
+def test_refused_on_the_return_from_an_excursion_goes_where_it_began(r: Runner) -> None:
+    r.engine.accepting = False
+    r.link.answer("channels.getChannelVar", _variables({"GTX_STASIS_RETURN": "gtx,100,2"}))
+    r.link.emit(stasis_start("c1", ["gtx-exec"], context="gtx-ari-exec", priority=5))
+    assert r.continued() == [
+        {"channelId": "c1", "context": "gtx", "extension": "100", "priority": 3}]
+
+
+def test_without_gtx_stasis_return_the_channel_goes_on_after_its_stasis(r: Runner) -> None:
+    r.link.answer("channels.getChannelVar", _variables({"GTX_STATUS": "RUNNING"}))
+    r.link.emit(stasis_start("c1", ["gtx-exec"], context="gtx-ari-exec", priority=5))
+    r.engine.end(0, "DONE")
+    assert r.continued() == [{"channelId": "c1"}]
+    assert any(e.get("variable") == "GTX_STASIS_RETURN" for e in r.logged)  # warned
+
+
+def test_a_resync_continues_an_ended_session_back_from_an_excursion_where_it_began(
+        r: Runner) -> None:
+    r.link.answer("channels.list", [
+        channel_json("c1", app_data="gtx,gtx-exec", context="gtx-ari-exec", priority=5),
+        channel_json("c2", app_data="gtx,menu", context="gtx", exten="100", priority=2)])
+    r.link.answer("channels.getChannelVar", lambda p: _variables(
+        {"GTX_STATUS": "DONE", "GTX_STASIS_RETURN": "gtx,100,2"})(p)
+        if p["channelId"] == "c1" else {"value": "DONE"})
+    r.runner.resync()
+    assert r.continued() == [
+        {"channelId": "c1", "context": "gtx", "extension": "100", "priority": 3},
+        {"channelId": "c2"}]
+    assert r.engine.sessions == []
+
+
+def test_a_session_with_an_excursion_goes_on_after_its_first_stasis(r: Runner) -> None:
+    r.link.emit(stasis_start("c1", ["menu"], context="gtx", exten="100", priority=2))
+    channel = r.channel()
+    r.link.answer("channels.continueInDialplan", lambda p: r.clock.callLater(
+        1, r.link.emit, stasis_start("c1", ["gtx-exec"], context="gtx-ari-exec", priority=5)))
+    r.link.answer("channels.getChannelVar", _variables({"GTX_EXEC_STATUS": "SUCCESS"}))
+    done = channel.exec("Playback", ["hello-world"])
+    r.clock.advance(1)
+    assert done.called
+    r.link.answer("channels.continueInDialplan", None)
+    r.engine.end(0, "DONE")
+    assert r.continued()[-1] == {"channelId": "c1", "context": "gtx", "extension": "100",
+                                 "priority": 3}
+    assert {"channelId": "c1", "variable": "GTX_STASIS_RETURN", "value": "gtx,100,2"} in \
+        r.link.made("channels.setChannelVar")

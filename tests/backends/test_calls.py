@@ -196,3 +196,26 @@ async def test_callback_is_scheduled_and_the_session_goes_on(backend: Backend) -
     assert (later["status"], later["call_id"], later["number"]) == ("ok", "call-1", "5551234")
     assert at == pytest.approx(result.started + 3600, abs=0.1)  # on the engine's clock
     assert result.heard == ["goodbye"]
+
+
+@pytest.mark.parametrize("excursion", [
+    {"action": "queue", "queue": "support"},
+    {"action": "conference", "conference": "room1"},
+    {"action": "exec", "application": "Playback", "args": ["hello-world"]},
+])
+@pytest_twisted.ensureDeferred
+async def test_after_an_excursion_end_continue_goes_on_where_the_call_came_from(
+        backend: Backend, excursion: dict[str, object]) -> None:
+    """Over ARI queue, conference and exec run in ``[gtx-ari-exec]`` and come back with a
+    second Stasis(): the session's end still continues after the Stasis() the call entered
+    gtx with, not after the excursion's (whose next priority hangs up)."""
+    backend.queue("support", QueueBehaviour(status="TIMEOUT", wait_seconds=2))
+    backend.asterisk.conference_seconds = 3
+    backend.steps({"actions": [excursion]},
+                  {"actions": [{"action": "play", "files": "goodbye"}], "end": "continue"})
+    result = await backend.call()
+    assert result.action(1)["status"] in ("ok", "timeout")
+    assert result.heard[-1] == "goodbye"
+    assert result.location == ("gtx", "100", 3)
+    assert result.hung_up_by is None
+    assert result.variables["GTX_STATUS"] == "DONE"

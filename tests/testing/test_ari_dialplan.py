@@ -61,6 +61,41 @@ async def test_excursion_runs_the_application_and_comes_back_into_stasis(tmp_pat
 
 
 @pytest_twisted.ensureDeferred
+async def test_continue_without_a_location_after_an_excursion_hangs_up_there(
+        tmp_path: Path) -> None:
+    """Back from the excursion the channel is in the Stasis() of ``gtx-ari-exec``: continued
+    with no location it goes on after that one, where the excursion hangs up."""
+    r = await rig(tmp_path)
+    call = r.client.call
+
+    def started(event: dict[str, Any]) -> None:
+        base = f"/channels/{event['channel']['id']}"
+        if event["args"] == ["gtx-exec"]:
+            call("POST", f"{base}/continue")
+            return
+        for name, value in (("GTX_EXEC_APP", "Playback"), ("GTX_EXEC_DATA", "beep"),
+                            ("GTX_EXEC_STASIS", "gtx")):
+            call("POST", f"{base}/variable", {"variable": name, "value": value})
+        call("POST", "/applications/gtx/subscription",
+             {"eventSource": f"channel:{event['channel']['id']}"})
+        call("POST", f"{base}/continue", {"context": "gtx-ari-exec", "extension": "s",
+                                           "priority": 1})
+
+    r.client.events.on_every(lambda e: started(e) if e["type"] == "StasisStart" else None)
+    record = await r.run(r.server.stasis_call(CallSpec(context="gtx", extension="menu",
+                                                       priority=2)))
+    back = next(e for e in r.client.received if e["type"] == "StasisStart"
+                and e["args"] == ["gtx-exec"])
+    where = back["channel"]["dialplan"]
+    assert record.continues == [("gtx-ari-exec", "s", 1),
+                                ("gtx-ari-exec", "s", where["priority"] + 1)]
+    apps = [e["dialplan_app"] for e in r.client.received if e["type"] == "ChannelDialplan"]
+    assert apps[-1] == "Hangup"
+    assert record.hangup_source == "dialplan"
+    await r.close()
+
+
+@pytest_twisted.ensureDeferred
 async def test_excursion_to_an_application_asterisk_does_not_have(tmp_path: Path) -> None:
     r = await rig(tmp_path)
     statuses: list[str] = []
@@ -128,6 +163,47 @@ async def test_dialer_call_answered_by_a_human_goes_to_the_ivr_over_ari(tmp_path
     assert record.stasis_statuses == ["FAILED", "SUCCESS"]
     assert record.hangup_source == "dialplan"
     assert record.continues[0] == ("gtx-dialer", "answered", 1)
+    await r.close()
+
+
+@pytest_twisted.ensureDeferred
+async def test_dialer_call_back_from_an_excursion_resumes_gtx_stasis(tmp_path: Path) -> None:
+    """A session in the Stasis() of ``gtx-stasis`` goes on an excursion, then names the
+    priority after that Stasis(): ``gtx-stasis`` goes on there (its status not an end: the
+    next attempt), as a real dialplan would."""
+    r = await rig(tmp_path, destinations={
+        "PJSIP/5551234@trunk": DialDestination.answer(after=2, talk=None)})
+    call = r.client.call
+    entries: list[dict[str, Any]] = []
+
+    def started(event: dict[str, Any]) -> None:
+        base = f"/channels/{event['channel']['id']}"
+        if event["args"] == ["gtx-exec"]:
+            context, exten, priority = (entries[0][k] for k in ("context", "exten", "priority"))
+            call("POST", f"{base}/continue", {"context": context, "extension": exten,
+                                               "priority": priority + 1})
+            return
+        entries.append(event["channel"]["dialplan"])
+        if len(entries) == 2:  # the second attempt ends the session
+            call("POST", f"{base}/variable", {"variable": "GTX_STATUS", "value": "DONE"})
+            call("POST", f"{base}/continue")
+            return
+        for name, value in (("GTX_EXEC_APP", "Playback"), ("GTX_EXEC_DATA", "beep"),
+                            ("GTX_EXEC_STASIS", "gtx")):
+            call("POST", f"{base}/variable", {"variable": name, "value": value})
+        call("POST", f"{base}/continue", {"context": "gtx-ari-exec", "extension": "s",
+                                           "priority": 1})
+
+    r.client.events.on_every(lambda e: started(e) if e["type"] == "StasisStart"
+                             and e["channel"]["id"] == "c9" else None)
+    await r.run(_originate_dialer_call(r, "c9"))
+    record = await r.run(r.server.channels["c9"].finished)
+    assert [e["args"] for e in r.client.received if e["type"] == "StasisStart"] == [
+        ["dialer"], ["gtx-exec"], ["dialer"]]
+    assert entries[0]["context"] == "gtx-stasis"
+    assert record.exec_runs == [("Playback", "beep", "SUCCESS")]
+    assert record.variables["GTX_STATUS"] == "DONE"
+    assert record.stasis_statuses[-1] == "SUCCESS"
     await r.close()
 
 
