@@ -1,8 +1,11 @@
 """Live and stored recordings on the emulated ARI server (``channels.record``,
 ``recordings.*``), written as real files.
 
-``channels.record`` answers ``201`` with the LiveRecording (state ``queued``); with ``beep`` the
-channel hears ``beep`` first. ``RecordingStarted`` comes when recording starts, then
+``channels.record`` answers ``201`` with the LiveRecording (state ``queued``): Asterisk queues
+the recording to the channel and opens its file a moment later (:data:`OPEN_SECONDS`);
+meanwhile only a stop or a cancel is accepted, pause and mute (and their undoing) answer 409
+``Recording not in session``. With ``beep`` the channel hears ``beep`` first.
+``RecordingStarted`` comes when recording starts, then
 ``RecordingFinished`` (state ``done``, ``duration``, ``talking_duration``,
 ``silence_duration`` in whole seconds) when it stops: ``recordings.stop``,
 ``maxDurationSeconds`` of recorded time (paused time does not count), ``maxSilenceSeconds``
@@ -49,6 +52,9 @@ HEAR_HZ = 500
 PEER_HZ = 600
 #: Call seconds between two appends to a file.
 TICK_SECONDS = 1.0
+#: Call seconds between ``channels.record`` and the recording's start: the channel's thread
+#: runs the queued command and opens the file.
+OPEN_SECONDS = 0.02
 #: Formats Asterisk knows (others: 422).
 FORMATS = ("wav", "gsm", "ulaw", "alaw", "sln", "sln16", "g722", "g729", "wav49")
 
@@ -103,6 +109,8 @@ class ARIRecordings:
         self.live: dict[str, LiveRecording] = {}
         #: Every recording that ended, in order.
         self.finished: list[LiveRecording] = []
+        #: How long a new recording stays queued (call seconds).
+        self.open_seconds = OPEN_SECONDS
 
     # -- what is heard ---------------------------------------------------------------------------
 
@@ -196,10 +204,10 @@ class ARIRecordings:
         self.live[name] = recording
         channel.recording = recording
         keep = path.read_bytes() if path.exists() and if_exists == "append" else b""
-        delay = 0.0
+        delay = self.open_seconds
         if beep:
             channel.media.played.append("beep")
-            delay = (self.server.asterisk.sounds.seconds("beep") or 0.26)
+            delay += (self.server.asterisk.sounds.seconds("beep") or 0.26)
         recording.timers.append(channel.later(delay, lambda: self._begin(recording, keep)))
         return recording
 

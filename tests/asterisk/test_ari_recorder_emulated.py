@@ -8,12 +8,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 import pytest_twisted
 from twisted.internet.defer import Deferred
 from twisted.python.failure import Failure
 
 from gtx.asterisk.ari_recorder import ARIRecorder
 from gtx.recording import NoSuchChannel, RecordingError
+from gtx.testing.ari_recording import OPEN_SECONDS
 from gtx.testing.wav import BYTES_PER_SECOND, HEADER_BYTES
 from tests.asterisk.ari_dialer_rig import Rig, dropped, reconnected, rig
 
@@ -21,7 +23,13 @@ A, B, C = "1795000001.1", "1795000002.1", "1795000003.1"
 
 
 def wav(seconds: float) -> int:
-    return HEADER_BYTES + int(seconds * BYTES_PER_SECOND)
+    return HEADER_BYTES + round(seconds * BYTES_PER_SECOND)
+
+
+def recorded(seconds: float) -> int:
+    """The size of a file recording from ``seconds`` of call time on: Asterisk opens it a
+    moment after channels.record (OPEN_SECONDS)."""
+    return wav(seconds - OPEN_SECONDS)
 
 
 async def failure_of(r: Rig, d: Deferred[Any]) -> BaseException:
@@ -56,11 +64,35 @@ async def test_mute_writes_silence_and_pause_leaves_a_gap(tmp_path: Path) -> Non
         await r.run(r.recorder.stop(uniqueid))
         assert (await r.stopped(recording_id)).cause == "stopped"
         assert [u.progress.value for u in r.recordings[recording_id]] == ["started", "stopped"]
-    assert (r.size("plain"), r.size("muted"), r.size("paused")) == (wav(10), wav(10), wav(6))
+    assert (r.size("plain"), r.size("muted"), r.size("paused")) == (
+        recorded(10), recorded(10), recorded(6))
     assert snoops(r) == []
     for uniqueid, call in zip((A, B, C), calls, strict=True):
         r.server.hangup(uniqueid)
         await r.run(call)
+    await r.close()
+
+
+@pytest_twisted.ensureDeferred
+async def test_mute_and_pause_right_after_the_start_wait_for_the_file(tmp_path: Path) -> None:
+    # The record is accepted while Asterisk has not opened the file yet (state queued): a mute
+    # sent then would be refused with 409 "Recording not in session".
+    r = await rig(tmp_path)
+    call = r.stasis_call(A, "wait 30; hangup")
+    await r.wait(1)
+    await r.run(r.record("r1", A))
+    assert r.server.recordings.live["r1"].state == "queued"
+    await r.run(r.recorder.mute(A, True))
+    await r.run(r.recorder.pause(A, True))
+    controls = [(q.operation, q.status) for q in r.server.requests
+                if q.operation in ("recordings.mute", "recordings.pause")]
+    assert controls == [("recordings.mute", 204), ("recordings.pause", 204)]
+    assert r.server.recordings.live["r1"].state == "paused"
+    assert [u.progress.value for u in r.recordings["r1"]] == ["started"]
+    await r.run(r.recorder.stop(A))
+    assert (await r.stopped("r1")).cause == "stopped"
+    r.server.hangup(A)
+    await r.run(call)
     await r.close()
 
 
@@ -73,7 +105,7 @@ async def test_the_file_grows_with_the_time_recorded(tmp_path: Path) -> None:
     await r.run(r.record("long", f"PJSIP/{B}-00000001"))  # by name
     assert (await r.stopped("short")).cause == "hangup"
     assert (await r.stopped("long")).cause == "hangup"
-    assert (r.size("short"), r.size("long")) == (wav(3), wav(8))
+    assert (r.size("short"), r.size("long")) == (recorded(3), recorded(8))
     await r.run(short)
     await r.run(long)
     assert snoops(r) == []
@@ -87,7 +119,7 @@ async def test_max_seconds(tmp_path: Path) -> None:
     await r.wait(1)
     await r.run(r.record("r1", A, max_seconds=3))
     assert (await r.stopped("r1")).cause == "max_seconds"
-    assert r.clock.seconds() == 4
+    assert r.clock.seconds() == pytest.approx(4 + OPEN_SECONDS)  # 3 s recorded
     assert r.size("r1") == wav(3)
     await r.wait(0.1)
     assert snoops(r) == []  # the snoop is hung up with its recording
@@ -150,7 +182,7 @@ async def test_a_recording_started_before_a_restart(tmp_path: Path) -> None:
     await r.wait(1)
     await r.run(restarted.stop(A))
     assert (await r.stopped("r1")).cause == "stopped"
-    assert r.size("r1") == wav(3)
+    assert r.size("r1") == recorded(3)
     assert snoops(r) == []
     assert isinstance(await failure_of(r, restarted.stop(A)), RecordingError)
     r.server.hangup(A)

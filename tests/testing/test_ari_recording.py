@@ -7,8 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest_twisted
+from twisted.internet.defer import Deferred, succeed
 
 from gtx.testing import CallSpec, read_wav_header
+from gtx.testing.ari_recording import OPEN_SECONDS
 from tests.testing.ari_harness import Reply, Rig, rig
 
 SECOND = 16000  # bytes of 8 kHz 16-bit audio
@@ -46,7 +48,8 @@ async def test_a_recording_with_beep_and_a_maximum_duration(tmp_path: Path) -> N
     started, = _events(r, "RecordingStarted")
     finished, = _events(r, "RecordingFinished")
     assert started["recording"]["state"] == "recording"
-    assert started["timestamp"] == "2026-11-21T23:43:24.260+0000"  # after the beep
+    # once the file is open (0.02 s after channels.record) and the beep played (0.26 s)
+    assert started["timestamp"] == "2026-11-21T23:43:24.280+0000"
     assert finished["recording"] == {
         "name": "calls/r1", "format": "wav", "state": "done",
         "target_uri": f"channel:{record.channel_id}", "duration": 3, "talking_duration": 3,
@@ -66,7 +69,8 @@ async def test_terminate_on_a_key_and_a_hang_up_mid_recording(tmp_path: Path) ->
     _recorder(r, replies, name="by-key", terminateOn="#")
     await r.run(r.server.stasis_call(_talking(), "wait 1; press 1; wait 1; press #; hangup"))
     assert _events(r, "RecordingFinished")[0]["recording"]["duration"] == 2
-    assert (tmp_path / "recordings" / "by-key.wav").stat().st_size == 44 + 2.25 * SECOND
+    assert (tmp_path / "recordings" / "by-key.wav").stat().st_size == 44 + round(
+        (2.25 - OPEN_SECONDS) * SECOND)
     assert [e["digit"] for e in _events(r, "ChannelDtmfReceived")] == ["1", "#"]
     r.client.received.clear()
     replies.clear()
@@ -74,7 +78,8 @@ async def test_terminate_on_a_key_and_a_hang_up_mid_recording(tmp_path: Path) ->
     await r.run(r.server.stasis_call(_talking(), "wait 2.5; hangup"))
     types = r.client.types()
     assert types.index("RecordingFinished") < types.index("StasisEnd")
-    assert (tmp_path / "recordings" / "by-hangup.wav").stat().st_size == 44 + 2.5 * SECOND
+    assert (tmp_path / "recordings" / "by-hangup.wav").stat().st_size == 44 + round(
+        (2.5 - OPEN_SECONDS) * SECOND)
     await r.close()
 
 
@@ -88,9 +93,9 @@ async def test_pause_leaves_a_gap_and_mute_writes_silence(tmp_path: Path) -> Non
              (4, "POST", f"{live}/mute"), (5, "DELETE", f"{live}/mute"),
              (6, "POST", f"{live}/stop")]
     answers: list[Reply] = []
-    for at, method, path in steps:
-        r.clock.callLater(at, lambda m=method, p=path: r.client.call(m, p).addCallback(
-            answers.append))
+    for at, method, path in steps:  # in seconds of recording: it starts at OPEN_SECONDS
+        r.clock.callLater(at + OPEN_SECONDS, lambda m=method, p=path: r.client.call(
+            m, p).addCallback(answers.append))
     record = r.server.stasis_call(_talking(), "wait 7; hangup")
     await r.run(record)
     assert [a.status for a in answers] == [204] * 5
@@ -102,6 +107,46 @@ async def test_pause_leaves_a_gap_and_mute_writes_silence(tmp_path: Path) -> Non
     muted = data[44 + 2 * SECOND: 44 + 3 * SECOND]  # the third recorded second
     assert not any(muted)
     assert any(data[44 + 3 * SECOND:])
+    await r.close()
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_queued_recording_accepts_only_a_stop(tmp_path: Path) -> None:
+    # Until the file is open (OPEN_SECONDS after channels.record) the recording is queued:
+    # pause, mute and their undoing answer 409, a stop ends it.
+    r = await rig(tmp_path)
+    call = r.client.call
+    live = "/recordings/live/calls%2Fq"
+    answers: list[tuple[str, Reply]] = []
+
+    def started(event: dict[str, Any]) -> None:
+        base = f"/channels/{event['channel']['id']}"
+
+        def controls(_: Reply) -> None:
+            # One after the other, on the Clock's same instant: the file is not open yet.
+            chain: Deferred[Any] = succeed(None)
+            for method, path in (("POST", "pause"), ("DELETE", "pause"), ("POST", "mute"),
+                                 ("DELETE", "mute"), ("GET", ""), ("POST", "stop")):
+                chain.addCallback(lambda _, m=method, p=path: call(
+                    m, f"{live}/{p}".rstrip("/")).addCallback(
+                        lambda reply: answers.append((f"{m} {p}", reply))))
+
+        call("POST", f"{base}/record", {"name": "calls/q", "format": "wav"}).addCallback(
+            controls)
+
+    r.client.events.on_stasis_start(started)
+    await r.run(r.server.stasis_call(_talking(), "wait 2; hangup"))
+    assert [(what, a.status, a.body) for what, a in answers] == [
+        ("POST pause", 409, {"message": "Recording not in session"}),
+        ("DELETE pause", 409, {"message": "Recording not in session"}),
+        ("POST mute", 409, {"message": "Recording not in session"}),
+        ("DELETE mute", 409, {"message": "Recording not in session"}),
+        ("GET ", 200, {"name": "calls/q", "format": "wav", "state": "queued",
+                    "target_uri": answers[4][1].body["target_uri"]}),
+        ("POST stop", 204, None)]
+    assert _events(r, "RecordingStarted") == []
+    finished, = _events(r, "RecordingFinished")
+    assert finished["recording"]["name"] == "calls/q"
     await r.close()
 
 
@@ -227,11 +272,11 @@ async def test_max_silence_ends_a_recording_after_the_party_stops_talking(
     r.client.events.on_every(lambda e: ids.append(e["channel"]["id"])
                              if e["type"] == "StasisStart" else None)
     # The party talks for 3 s, then says nothing.
-    r.clock.callLater(3, lambda: r.server.set_talks(ids[0], False))
+    r.clock.callLater(3 + OPEN_SECONDS, lambda: r.server.set_talks(ids[0], False))
     await r.run(r.server.stasis_call(_talking(channel="PJSIP/carol-00000003"),
                                      "wait 10; hangup"))
     finished, = _events(r, "RecordingFinished")
     assert (finished["recording"]["duration"], finished["recording"]["talking_duration"],
             finished["recording"]["silence_duration"]) == (5, 3, 2)
-    assert finished["timestamp"] == "2026-11-21T23:43:29.000+0000"
+    assert finished["timestamp"] == "2026-11-21T23:43:29.020+0000"
     await r.close()
