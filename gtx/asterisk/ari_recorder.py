@@ -7,10 +7,11 @@ the dialplan (a dialer call in a queue, an IVR over FastAGI). So a recording is 
   appArgs=gtx-snoop, snoopId=gtx-snoop-<recording id>)`` makes a channel in Stasis that hears
   both directions of the target, tagged with the recording's name (variable ``GTX_RECORDING``:
   how a restarted gtx finds it), then ``channels.record(channelId=<snoop>, name, format,
-  maxDurationSeconds, beep=false, ifExists=fail)``. The name is the file's without its
-  extension (the format), and the file must be directly in Asterisk's recording spool
-  (``ari_recording_dir``): ARI addresses a live recording by name in a URL path, where a ``/``
-  cannot be. A target given by name is resolved to its id with ``channels.list``.
+  maxDurationSeconds, beep=false, ifExists=fail)``. The name is the file's path relative to
+  Asterisk's recording spool (``ari_recording_dir``) without its extension (the format): the
+  file must be in the spool or a directory under it (Asterisk makes the directories; the live
+  recording's REST path carries the name URL-encoded, ``calls%2Fr1``). A target given by name
+  is resolved to its id with ``channels.list``.
 - What ARI recordings cannot do is refused (:class:`RecordingNotSupported`, nothing sent): split
   legs, periodic beeps, recording only while bridged — use MixMonitor (``record_via = ami``).
 - **updates**: ``RecordingStarted`` → STARTED; ``RecordingFinished`` → STOPPED (``stopped``

@@ -95,24 +95,30 @@ def refuse_unsupported(command: RecordCommand) -> None:
 
 
 def recording_name(file: str, recording_dir: str) -> tuple[str, str]:
-    """(name, format) of the ARI recording writing ``file``: its name relative to
-    ``recording_dir`` without the extension, which is the format (``x.wav`` → ``x``,
-    ``wav``; ``x.WAV`` → ``x``, ``WAV``, i.e. wav49). :class:`RecordingError` unless ``file`` is
-    directly in ``recording_dir``, with a plain name and an extension."""
+    """(name, format) of the ARI recording writing ``file``: its path relative to
+    ``recording_dir`` (Asterisk's recording spool, which ARI names recordings under) without the
+    extension, which is the format (``x.wav`` → ``x``, ``wav``; ``calls/x.WAV`` →
+    ``calls/x``, ``WAV``, i.e. wav49). Subdirectories of the spool are allowed: Asterisk makes
+    them, and addresses the live recording with the name URL-encoded in one path segment.
+    :class:`RecordingError` unless ``file`` is under ``recording_dir``, every directory and
+    the name plain, with an extension."""
     directory = posixpath.normpath(recording_dir)
     path = posixpath.normpath(file)
-    if not posixpath.isabs(path) or posixpath.dirname(path) != directory:
+    inside = posixpath.isabs(path) and posixpath.commonpath([directory, path]) == directory
+    if not inside or path == directory:
         raise RecordingError(
-            f"ARI can only write recordings directly in its recording directory "
-            f"(ari_recording_dir = {recording_dir}), not {file}: set [recorder] dir to it")
-    stem, dot, fmt = posixpath.basename(path).rpartition(".")
+            f"ARI can only write recordings in its recording directory (ari_recording_dir = "
+            f"{recording_dir}) or under it, not {file}: set [recorder] dir to one of them")
+    *folders, base = posixpath.relpath(path, directory).split("/")
+    stem, dot, fmt = base.rpartition(".")
     if not dot or not stem or not fmt:
         raise RecordingError(f"{file}: a recording file needs a name and an extension "
                              "(its format)")
-    if not _SAFE_NAME.fullmatch(stem) or stem.startswith(".") or not fmt.isalnum():
-        raise RecordingError(f"{file}: ARI recording names are letters, digits, '_', '.' "
-                             "and '-'")
-    return stem, fmt
+    if not fmt.isalnum() or not all(_SAFE_NAME.fullmatch(part) and not part.startswith(".")
+                                    for part in (*folders, stem)):
+        raise RecordingError(f"{file}: ARI recording names and their directories are "
+                             "letters, digits, '_', '.' and '-'")
+    return "/".join((*folders, stem)), fmt
 
 
 def recording_error(server: str, error: AriError, channel: str) -> RecordingError:

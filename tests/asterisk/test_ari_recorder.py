@@ -128,16 +128,45 @@ def test_what_ari_cannot_record_is_refused(rig: Rig, options: dict[str, Any], wh
     assert rig.link.events.watched == 0
 
 
-@pytest.mark.parametrize("file", [
-    "/tmp/r1.wav", f"{SPOOL}/sub/r1.wav", f"{SPOOL}/../r1.wav", f"{SPOOL}/r1", "r1.wav",
-    f"{SPOOL}/r 1.wav", f"{SPOOL}/.wav"])
-def test_files_ari_cannot_write_are_refused(rig: Rig, file: str) -> None:
-    assert isinstance(error_of(rig.start(file=file)), RecordingError)
+@pytest.mark.parametrize(("file", "why"), [
+    ("/tmp/r1.wav", "in its recording directory"),
+    (f"{SPOOL}/../r1.wav", "in its recording directory"),
+    (f"{SPOOL}/sub/../../r1.wav", "in its recording directory"),
+    (f"{SPOOL}-other/r1.wav", "in its recording directory"),  # a prefix, not a parent
+    (f"{SPOOL}/", "in its recording directory"),
+    ("r1.wav", "in its recording directory"),
+    (f"{SPOOL}/r1", "an extension"),
+    (f"{SPOOL}/.wav", "an extension"),
+    (f"{SPOOL}/r 1.wav", "letters, digits"),
+    (f"{SPOOL}/.hidden/r1.wav", "letters, digits"),
+    (f"{SPOOL}/a b/r1.wav", "letters, digits"),
+    (f"{SPOOL}/r1.w-v", "letters, digits"),
+])
+def test_files_ari_cannot_write_are_refused(rig: Rig, file: str, why: str) -> None:
+    error = error_of(rig.start(file=file))
+    assert isinstance(error, RecordingError)
+    assert why in str(error)
     assert rig.link.requests == []
 
 
 def test_recording_name() -> None:
     assert recording_name(f"{SPOOL}/20261121-ab.c.gsm", SPOOL + "/") == ("20261121-ab.c", "gsm")
+    # Subdirectories of the spool: Asterisk makes them; the name keeps them.
+    assert recording_name(f"{SPOOL}/calls/2026-11/r1.wav", SPOOL) == ("calls/2026-11/r1", "wav")
+    assert recording_name(f"{SPOOL}/calls/./x/../r1.wav", SPOOL) == ("calls/r1", "wav")
+    assert recording_name("/r1.wav", "/") == ("r1", "wav")
+
+
+def test_a_recording_in_a_subdirectory_of_the_spool(rig: Rig) -> None:
+    assert rig.start(file=f"{SPOOL}/calls/r1.wav") == [None]
+    assert rig.link.requests[-1][2]["name"] == "calls/r1"
+    rig.feed("RecordingStarted", "calls/r1")
+    assert rig.progress() == [("started", None)]
+    rig.link.requests.clear()
+    assert fired(rig.recorder.mute("1795000000.7", True)) == [None]
+    assert fired(rig.recorder.stop("1795000000.7")) == [None]
+    assert rig.link.requests[:2] == [("recordings", "mute", {"recordingName": "calls/r1"}),
+                                     ("recordings", "stop", {"recordingName": "calls/r1"})]
     assert record_params("s", "n", "wav", None) == {
         "channelId": "s", "name": "n", "format": "wav", "beep": False, "ifExists": "fail"}
 

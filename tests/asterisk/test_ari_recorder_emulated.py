@@ -14,7 +14,7 @@ from twisted.internet.defer import Deferred
 from twisted.python.failure import Failure
 
 from gtx.asterisk.ari_recorder import ARIRecorder
-from gtx.recording import NoSuchChannel, RecordingError
+from gtx.recording import NoSuchChannel, RecordCommand, RecordingError
 from gtx.testing.ari_recording import OPEN_SECONDS
 from gtx.testing.wav import BYTES_PER_SECOND, HEADER_BYTES
 from tests.asterisk.ari_dialer_rig import Rig, dropped, reconnected, rig
@@ -91,6 +91,32 @@ async def test_mute_and_pause_right_after_the_start_wait_for_the_file(tmp_path: 
     assert [u.progress.value for u in r.recordings["r1"]] == ["started"]
     await r.run(r.recorder.stop(A))
     assert (await r.stopped("r1")).cause == "stopped"
+    r.server.hangup(A)
+    await r.run(call)
+    await r.close()
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_recording_in_a_subdirectory_of_the_spool(tmp_path: Path) -> None:
+    # ARI names it calls/2026/r1; its live recording's REST path carries calls%2F2026%2Fr1.
+    r = await rig(tmp_path)
+    call = r.stasis_call(A, "wait 30; hangup")
+    await r.wait(1)
+    file = f"{r.server.recording_dir}/calls/2026/r1.wav"
+    command = RecordCommand(channel=A, file=file, only_bridged=False, recording_id="r1")
+    await r.run(r.recorder.start(command, r.on_recording_update))
+    await r.wait(1)
+    await r.run(r.recorder.pause(A, True))
+    await r.wait(1)
+    await r.run(r.recorder.pause(A, False))
+    await r.wait(1)
+    await r.run(r.recorder.stop(A))
+    assert (await r.stopped("r1")).cause == "stopped"
+    controls = [(q.path, q.status) for q in r.server.requests
+                if q.operation is not None and q.operation.startswith("recordings.")]
+    live = "/recordings/live/calls%2F2026%2Fr1"
+    assert controls == [(f"{live}/pause", 204), (f"{live}/pause", 204), (f"{live}/stop", 204)]
+    assert Path(file).stat().st_size == recorded(2)
     r.server.hangup(A)
     await r.run(call)
     await r.close()
