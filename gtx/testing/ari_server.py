@@ -19,7 +19,8 @@ logged in :attr:`requests`.
 Test controls (like a mock server's control handles): :meth:`fail_next`,
 :meth:`drop_websockets`, :meth:`refuse_connections`, :meth:`kick`, :meth:`hangup`,
 :meth:`set_talks`, :attr:`requests`, :attr:`records`, :attr:`events_sent`,
-:attr:`requests_in_flight`.
+:attr:`requests_in_flight`, :attr:`http_sessions` (the HTTP connections, and with
+``session_limit`` Asterisk's ``sessionlimit``: connections over it closed unanswered).
 """
 
 from __future__ import annotations
@@ -63,6 +64,7 @@ from gtx.testing.ari_originate import HANDLERS as ORIGINATE_HANDLERS
 from gtx.testing.ari_recording import ARIRecordings
 from gtx.testing.ari_recording_rest import HANDLERS as RECORDING_HANDLERS
 from gtx.testing.ari_rest import HANDLERS as REST_HANDLERS
+from gtx.testing.ari_sessions import HttpSessions, SessionCountingRunner
 from gtx.testing.ari_websocket import EventSockets
 from gtx.testing.caller import ScriptedCaller
 from gtx.testing.pbx import CallSpec, EmulatedAsterisk
@@ -84,6 +86,7 @@ class EmulatedARIServer:
     factory wired in memory, a client endpoint, or an endpoint string with ``reactor``).
     ``request_log``, when given, gets every request too: a test session can check all the
     requests of all its servers with :func:`~gtx.testing.ari_listings.check_against_listings`.
+    ``session_limit`` is http.conf's ``sessionlimit`` (None, the default: no limit).
     """
 
     def __init__(
@@ -101,6 +104,7 @@ class EmulatedARIServer:
         request_log: list[ARIRequest] | None = None,
         fastagi: str | IStreamClientEndpoint | IProtocolFactory | None = None,
         reactor: object | None = None,
+        session_limit: int | None = None,
     ) -> None:
         if asterisk.time_scale <= 0:
             raise ValueError("the ARI emulator needs paced time: time_scale must be positive")
@@ -117,6 +121,8 @@ class EmulatedARIServer:
         self.ari_apps = list(ari_apps)
         self.fastagi = fastagi
         self.reactor = reactor
+        #: The HTTP connections: open now, the most at once, refused over ``session_limit``.
+        self.http_sessions = HttpSessions(session_limit)
         #: Live channels by id.
         self.channels: dict[str, ARIChannel] = {}
         #: Every request received, in order.
@@ -169,7 +175,8 @@ class EmulatedARIServer:
     async def _start(self) -> None:
         app = web.Application()
         app.router.add_route("*", "/{tail:.*}", self._handle)
-        self._runner = web.AppRunner(app, handle_signals=False, access_log=None)
+        self._runner = SessionCountingRunner(app, self.http_sessions, handle_signals=False,
+                                             access_log=None)
         await self._runner.setup()
         await self._listen()
 

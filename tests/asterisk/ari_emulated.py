@@ -118,7 +118,7 @@ def make_app(name: str, record_dir: str, **changes: Any) -> IvrApp:
 
 async def stack(tmp_path: Path, *, destinations: Mapping[str, DialDestination] | None = None,
                 queues: Mapping[str, QueueBehaviour] | None = None,
-                **server_args: Any) -> Stack:
+                max_connections: int = 20, **server_args: Any) -> Stack:
     clock = Clock()
     asterisk = EmulatedAsterisk(clock, destinations=destinations, queues=queues)
     server = EmulatedARIServer(asterisk, recording_dir=tmp_path / "recordings", **server_args)
@@ -135,7 +135,8 @@ async def stack(tmp_path: Path, *, destinations: Mapping[str, DialDestination] |
     # shared Clock, run_until would move time on while a reconnection is under way (it counts
     # requests in flight, not connection attempts) and time every attempt out at once.
     link = ARIClient(name="pbx1", url=server.url, user="gtx", password="gtxsecret",
-                     clock=reactor, retry_policy=lambda attempt: 0.0)
+                     clock=reactor, retry_policy=lambda attempt: 0.0,
+                     max_connections=max_connections)
     counter = iter(range(1, 100_000))
     runner = StasisRunner(link, engine, clock, recording_dir=record_dir,
                           ids=lambda kind: f"gtx-{kind}-{next(counter)}")
