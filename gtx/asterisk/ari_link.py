@@ -10,6 +10,13 @@ back-off with jitter on the injected clock, as :class:`gtx.asterisk.ami.AMIClien
 credentials (HTTP 401) are logged as an error naming the user and the server and retried the
 same way, never in a tight loop. ``connected`` and ``last_error`` are what health reports show.
 
+One WebSocket per Stasis application: when another connection registers the same application,
+Asterisk hands it the application and tells this one ``ApplicationReplaced`` (res/stasis/app.c).
+The link then counts as down (sessions waiting on it end ``LOST``), logs an error, closes the
+WebSocket and tries again only after the back-off's longest delay — two nodes misconfigured
+with one ``ari_app`` would otherwise steal it from each other every second. Each gtx node needs
+its own ``ari_app``.
+
 aioari runs on the asyncio loop that the Twisted reactor shares (``twistd -r asyncio``): each
 connection and each REST call is an asyncio task wrapped in a Deferred, and every wait is bounded
 on the injected clock (``connect_timeout``, ``call_timeout``), which cancels the task.
@@ -59,6 +66,9 @@ from gtx.asterisk.ari_operations import (
 RetryPolicy = Callable[[int], float]
 #: Builds the aioari client from the base URL and the HTTP client (aioari.Client by default).
 ClientFactory = Callable[[str, Any], Any]
+#: The attempt number whose delay the retry policy gives after the application was taken over:
+#: its longest (Twisted's backoffPolicy caps the exponent at 100).
+TAKEN_OVER_ATTEMPT = 100
 
 _CLOSED = (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSING, aiohttp.WSMsgType.CLOSED)
 
@@ -76,6 +86,7 @@ class _Attempt:
         self.timer: IDelayedCall | None = None
         self.timed_out = False
         self.ready = False
+        self.taken_over = False  # another connection registered the application
 
 
 class ARIClient(Service):
@@ -300,7 +311,7 @@ class ARIClient(Service):
             await client.init()
             ws = await client.swagger.events.eventWebsocket(app=self._app)
             self._ready(attempt, client)
-            return await self._pump(ws)
+            return await self._pump(ws, attempt)
         finally:
             if attempt is self._attempt:
                 self._connected = False
@@ -323,28 +334,35 @@ class ARIClient(Service):
             except Exception:
                 self.log.failure("ARI {server}: an on_ready handler failed", server=self.name)
 
-    async def _pump(self, ws: aiohttp.ClientWebSocketResponse) -> str:
+    async def _pump(self, ws: aiohttp.ClientWebSocketResponse, attempt: _Attempt) -> str:
         while True:
             message = await ws.receive()
             if message.type is aiohttp.WSMsgType.TEXT:
-                self._event(message.data)
+                event = self._event(message.data)
+                if event is not None and event["type"] == "ApplicationReplaced" and \
+                        event.get("application", self._app) == self._app:
+                    attempt.taken_over = True  # no event comes here any more: give up
+                    return (f"Stasis application {self._app!r} taken over by another "
+                            f"connection")
             elif message.type in _CLOSED:
                 return f"WebSocket closed (code {ws.close_code})"
             elif message.type is aiohttp.WSMsgType.ERROR:
                 return f"WebSocket error: {self._redact(str(ws.exception()))}"
 
-    def _event(self, data: str) -> None:
+    def _event(self, data: str) -> dict[str, Any] | None:
+        """Dispatch one WebSocket message; the event, None when it is not one."""
         try:
             event = json.loads(data)
         except ValueError:
             self.log.warn("ARI {server}: an event that is not JSON: {data!r}",
                           server=self.name, data=data[:200])
-            return
+            return None
         if not isinstance(event, dict) or not isinstance(event.get("type"), str):
             self.log.warn("ARI {server}: an event without a type: {data!r}",
                           server=self.name, data=data[:200])
-            return
+            return None
         self._events.dispatch(event)
+        return event
 
     def _ended(self, result: object, attempt: _Attempt) -> None:
         if attempt.timer is not None and attempt.timer.active():
@@ -361,6 +379,8 @@ class ARIClient(Service):
             return
         if isinstance(result, Failure):
             self._failed(self._why(result, attempt))
+        elif attempt.taken_over:
+            self._taken_over(str(result))
         else:
             self._failed(f"link lost ({result})")
 
@@ -394,6 +414,17 @@ class ARIClient(Service):
         delay = self._retry_policy(self._failures)
         self.log.warn("ARI {server}: {why}; trying again in {delay:.1f} s",
                       server=self.name, why=why, delay=delay)
+        self._retry = self.clock.callLater(delay, self._connect)
+
+    def _taken_over(self, why: str) -> None:
+        self.last_error = why
+        self._failures += 1
+        delay = self._retry_policy(max(self._failures, TAKEN_OVER_ATTEMPT))
+        self.log.error(
+            "ARI {server}: {why}: another gtx node (or ARI client) registered the Stasis "
+            "application {app!r}; each gtx node needs its own ari_app in [asterisk:{server}] "
+            "of gtx.ini. Trying again in {delay:.1f} s", server=self.name, why=why,
+            app=self._app, delay=delay)
         self._retry = self.clock.callLater(delay, self._connect)
 
     def _redact(self, text: str) -> str:

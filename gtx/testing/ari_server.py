@@ -228,6 +228,11 @@ class EmulatedARIServer:
         """The applications registered now."""
         return self.sockets.apps
 
+    @property
+    def websockets_open(self) -> int:
+        """The event WebSockets open now."""
+        return self.sockets.open
+
     def send_event(self, message: JSON, apps: Iterable[str]) -> int:
         """Send ``message`` to each application's WebSocket; how many it went to."""
         return self.sockets.send(message, apps)

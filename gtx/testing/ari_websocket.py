@@ -1,7 +1,8 @@
 """The event WebSockets of the emulated ARI server (``/ari/events?app=NAME[,NAME…]``).
 
 Each WebSocket registers its applications; a later WebSocket for the same application takes
-it over and the earlier one hears ``ApplicationReplaced``, as on Asterisk. Events go out in the
+it over and the earlier one hears ``ApplicationReplaced``, as on Asterisk (res/stasis/app.c
+``app_update``), and stays open, hearing nothing more. Events go out in the
 order they were sent, each with ``asterisk_id`` and ``application`` appended; the server counts
 those written (``events_sent``). An event for an application with no WebSocket is lost, and so
 are those queued on a WebSocket that closes.
@@ -68,6 +69,12 @@ class EventSockets:
     def apps(self) -> list[str]:
         """The registered applications."""
         return sorted(self._apps)
+
+    @property
+    def open(self) -> int:
+        """How many WebSockets are open (a replaced one stays open until its client closes
+        it)."""
+        return len(self._sockets)
 
     def send(self, message: JSON, apps: Iterable[str]) -> int:
         """Queue ``message`` for each application's WebSocket; how many it went to."""

@@ -381,3 +381,56 @@ async def test_the_emulated_asterisk_going_away_and_coming_back(tmp_path: Path) 
         await link.client.stopService()
         await server.stop()
     assert link_timers(link.client) == []
+
+
+@pytest_twisted.ensureDeferred
+async def test_an_application_taken_over_by_another_connection(tmp_path: Path) -> None:
+    """A second node with the same ari_app: Asterisk gives it the application and tells the
+    first one ApplicationReplaced. The first link is down (its sessions end LOST), says why,
+    closes its WebSocket and tries again only after the longest back-off."""
+    clock = Clock()
+    server = EmulatedARIServer(EmulatedAsterisk(clock), recording_dir=tmp_path / "recordings")
+    await server.start()
+    first = Link(server.url, delays=lambda n: 0.0 if n < 100 else 30.0, clock=clock)
+    second = Link(server.url, clock=clock)
+    try:
+        await first.start()
+        await _registered(server)
+        taken = first.failures(1)
+        await second.start()
+        await taken
+        assert not first.client.connected
+        assert first.attempts == [100]  # the back-off's longest delay, not the next one
+        assert first.client.last_error == ("Stasis application 'gtx' taken over by another "
+                                           "connection")
+        (error,) = first.messages("error")
+        assert "ARI pbx1: Stasis application 'gtx' taken over by another connection" in error
+        assert "each gtx node needs its own ari_app in [asterisk:pbx1]" in error
+        assert "Trying again in 30.0 s" in error
+        failures: list[Any] = []
+        first.client.call("channels", "list").addErrback(failures.append)
+        assert failures[0].check(AriUnavailable)
+        for _ in range(100):  # the first link closes its WebSocket
+            if server.websockets_open == 1:
+                break
+            await aio(asyncio.sleep(0.01))
+        assert server.websockets_open == 1
+        assert second.client.connected
+        retries = [c for c in clock.getDelayedCalls()
+                   if getattr(c.func, "__self__", None) is first.client]
+        assert [c.getTime() for c in retries] == [30.0]
+        # 30 s later it takes the application back, and the second node hears it.
+        lost = second.failures(1)
+        back = first.ready()
+        clock.advance(30)
+        await back
+        await lost
+        assert first.client.connected
+        assert not second.client.connected
+        assert first.client.last_error == ""
+    finally:
+        await first.client.stopService()
+        await second.client.stopService()
+        await server.stop()
+    assert [c for c in clock.getDelayedCalls()
+            if getattr(c.func, "__self__", None) in (first.client, second.client)] == []

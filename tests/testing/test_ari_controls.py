@@ -115,7 +115,12 @@ async def test_a_second_websocket_replaces_the_application(tmp_path: Path) -> No
     d = r.server.stasis_call(caller="wait 1; hangup")
     await r.run(d, links=[r.client, newer])
     assert r.client.types() == ["ApplicationReplaced"]
+    replaced = r.client.received[0]
+    assert set(replaced) == {"type", "timestamp", "application", "asterisk_id"}
+    assert replaced["application"] == "gtx"
     assert "StasisStart" in newer.types()
+    # As on Asterisk the replaced WebSocket stays open; nothing more comes on it.
+    assert not r.client.closed
     await newer.close()
     await r.close()
 
