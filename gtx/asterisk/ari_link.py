@@ -21,6 +21,10 @@ aioari runs on the asyncio loop that the Twisted reactor shares (``twistd -r asy
 connection and each REST call is an asyncio task wrapped in a Deferred, and every wait is bounded
 on the injected clock (``connect_timeout``, ``call_timeout``), which cancels the task.
 
+The listings are loaded under ``ari_url`` (:mod:`gtx.asterisk.ari_docs`): Asterisk names its
+REST base ``http://`` + the request's ``Host``, which an ``https://`` ari_url or a proxy would
+get wrong.
+
 Why not aioari's own loop (``client.run()``) and models: ``run()`` hides when the WebSocket is
 subscribed (the moment to resynchronise), and its ``ws_connect`` puts ``api_key=user:password``
 in the URL without encoding it, so a password with ``&`` or ``%`` is refused. The link reads the
@@ -53,6 +57,7 @@ from twisted.python.failure import Failure
 from yarl import URL
 
 from gtx.asterisk.ari_api import AriError, AriTimeout, AriUnavailable, http_error
+from gtx.asterisk.ari_docs import load_listings, rest_base
 from gtx.asterisk.ari_events import EventRouter
 from gtx.asterisk.ari_operations import (
     AriHttpClient,
@@ -308,6 +313,8 @@ class ARIClient(Service):
                              max_connections=self.max_connections)
         try:
             client = self._client_factory(self.url, http)
+            # The listings as loaded under ari_url, not under the basePath Asterisk gives.
+            client.swagger.url = await load_listings(http, rest_base(self.url))
             await client.init()
             ws = await client.swagger.events.eventWebsocket(app=self._app)
             self._ready(attempt, client)

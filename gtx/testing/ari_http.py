@@ -33,14 +33,21 @@ def authorized(request: web.Request, user: str, password: str) -> bool:
     return False
 
 
-def api_docs(path: str, base_path: str) -> web.Response:
-    """``/api-docs/resources.json`` or a listing, with ``basePath`` = ``base_path``."""
+def api_docs(path: str, host: str | None) -> web.Response:
+    """``/api-docs/resources.json`` or a listing, with ``basePath`` built as Asterisk builds it
+    (``ast_ari_get_docs``): ``http://`` + the request's ``Host`` header + ``/ari`` — always
+    http, whatever the request came over — and no ``basePath`` without a ``Host``."""
     name = path[len("/api-docs/"):]
+    base_path = f"http://{host}/ari" if host else ""
     if name == "resources.json":
-        return json_response(200, resources_json(base_path))
-    doc = declaration(name.removesuffix(".json"), base_path) if name.endswith(".json") else None
+        doc: dict[str, Any] | None = resources_json(base_path)
+    else:
+        doc = declaration(name.removesuffix(".json"), base_path) \
+            if name.endswith(".json") else None
     if doc is None:
         return json_response(404, {"message": "Resource not found"})
+    if not host:
+        del doc["basePath"]
     return json_response(200, doc)
 
 

@@ -261,7 +261,7 @@ class EmulatedARIServer:
                          {"WWW-Authenticate": 'Basic realm="Asterisk REST Interface"'})
         if path.startswith("/api-docs/"):
             self._log(ARIRequest(request.method, path, None, dict(query), 200))
-            return api_docs(path, f"http://{self.host}:{self.port}/ari")
+            return api_docs(path, request.headers.get("Host"))
         try:
             op, path_params = match(request.method, path_segments(path))
             body = await read_body(request)

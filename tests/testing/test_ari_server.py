@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -9,6 +10,7 @@ import pytest
 import pytest_twisted
 
 from gtx.testing import CallSpec, NothingLeftToHappen, check_against_listings
+from gtx.testing.ari_http import api_docs
 from tests.testing.ari_harness import Rig, rig
 
 
@@ -208,3 +210,13 @@ async def test_run_until_reports_nothing_left_to_happen(tmp_path: Path) -> None:
     with pytest.raises(NothingLeftToHappen):
         await r.run(never, stall_turns=5)
     await r.close()
+
+
+def test_listings_are_based_on_the_host_header_as_asterisk_does() -> None:
+    """``http://`` + Host + ``/ari`` — even for a request that came over TLS — and no basePath
+    at all without a Host header (ast_ari_get_docs)."""
+    docs = json.loads(api_docs("/api-docs/channels.json", "pbx.example:8089").text or "")
+    assert docs["basePath"] == "http://pbx.example:8089/ari"
+    listing = json.loads(api_docs("/api-docs/resources.json", None).text or "")
+    assert "basePath" not in listing
+    assert listing["apis"]
