@@ -6,16 +6,25 @@ means the file could not be played (``played=False``, as a missing file on FastA
 the escape digits (``ChannelDtmfReceived``) ends the wait at once and stops the playback
 (``playbacks.stop``).
 
+Only ``sound:``, ``recording:`` and ``tone:`` media can be stopped (res_stasis_playback's
+"controllable" media): ``playbacks.stop`` of a ``number:`` (``digits:``, ``characters:``) being
+said answers 500 "Could not stop playback" and the playback goes on — and so would hold up
+what gtx does next. So ``say`` builds digits and letters from sound files, and a digit during
+a ``number:`` is returned once the number has been said (PlaybackFinished, bounded).
+
 ``say`` plays what Asterisk's SAY commands play for English:
 
 ========== ===========================================================================
-digits     ``digits:VALUE``
-number     ``number:VALUE``
-alpha      ``characters:VALUE`` (commas, which ARI would read as a media separator, are
-           left out: Asterisk does not say them either)
-phonetic   per character: ``sound:phonetic/X_p`` for a letter, ``sound:digits/N`` for a
-           digit, ``sound:letters/{at,dash,dot,plus,space,asterisk,pound}``; other
-           characters are not said (as ``SAY PHONETIC``)
+digits     per character ``sound:digits/N``, ``sound:digits/star``, ``sound:digits/pound``
+           (as ``ast_say_digit_str``)
+number     ``number:VALUE`` (a digit cannot cut it short, see above)
+alpha      per character (as ``ast_say_character_str``): ``sound:letters/x`` for a letter
+           (either case), ``sound:digits/N`` for a digit, the symbols below; other
+           characters are not said
+phonetic   per character: ``sound:phonetic/x_p`` for a letter, else as alpha
+symbols    ``*`` digits/star, ``#`` digits/pound, ``!`` letters/exclaimation-point (sic),
+           ``@`` letters/at, ``$`` letters/dollar, ``-`` letters/dash, ``.`` letters/dot,
+           ``=`` letters/equals, ``+`` letters/plus, ``/`` letters/slash, space letters/space
 date       like ``SAY DATE`` (``ast_say_date``): ``sound:digits/day-W`` (W: 0 = Sunday),
            ``sound:digits/mon-M`` (M: 0 = January), ``number:DAY``, ``number:YEAR``
 time       like ``SAY TIME``: ``number:H`` (1 to 12), then the minutes — nothing on the hour,
@@ -35,7 +44,6 @@ is the reported duration times 8000 samples.
 
 from __future__ import annotations
 
-import contextlib
 import math
 import posixpath
 import re
@@ -45,7 +53,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from twisted.internet.defer import Deferred
 
-from gtx.asterisk.ari_api import AriHTTPError
+from gtx.asterisk.ari_api import AriHTTPError, AriNotFound
 from gtx.asterisk.ari_events import Event, playback_key, recording_key
 from gtx.asterisk.ari_waits import ChannelWait
 from gtx.channel import (
@@ -64,8 +72,9 @@ if TYPE_CHECKING:
 SAMPLE_RATE: Final = 8000
 SAY_KINDS: Final = ("digits", "number", "alpha", "phonetic", "date", "time")
 _SYMBOLS: Final = {
-    "@": "letters/at", "-": "letters/dash", ".": "letters/dot", "+": "letters/plus",
-    " ": "letters/space", "*": "letters/asterisk", "#": "letters/pound",
+    "*": "digits/star", "#": "digits/pound", "!": "letters/exclaimation-point",
+    "@": "letters/at", "$": "letters/dollar", "-": "letters/dash", ".": "letters/dot",
+    "=": "letters/equals", "+": "letters/plus", "/": "letters/slash", " ": "letters/space",
 }
 #: A sound file name as gtx plays them: no media separator, no scheme.
 _SOUND_FILE: Final = re.compile(r"^[A-Za-z0-9_./-]+$")
@@ -81,12 +90,11 @@ def say_media(kind: str, value: str, zone: tzinfo) -> list[str]:
     if kind == "digits":
         if not re.fullmatch(r"[0-9*#]+", value):
             raise CommandFailed("say digits", f"not digits: {value!r}")
-        return [f"digits:{value}"]
-    if kind == "alpha":
-        text = value.replace(",", "")
-        return [f"characters:{text}"] if text else []
-    if kind == "phonetic":
-        return [_phonetic(char) for char in value.lower() if _phonetic(char)]
+        return [_character(char, phonetic=False) for char in value]
+    if kind in ("alpha", "phonetic"):
+        phonetic = kind == "phonetic"
+        said = (_character(char, phonetic) for char in value.lower())
+        return [media for media in said if media]
     try:
         number = int(value)
     except ValueError:
@@ -107,10 +115,11 @@ def say_media(kind: str, value: str, zone: tzinfo) -> list[str]:
     return media
 
 
-def _phonetic(char: str) -> str:
+def _character(char: str, phonetic: bool) -> str:
+    """The ``sound:`` media of one character ("" when Asterisk says nothing for it)."""
     if "a" <= char <= "z":
-        return f"sound:phonetic/{char}_p"
-    if char.isdigit():
+        return f"sound:phonetic/{char}_p" if phonetic else f"sound:letters/{char}"
+    if "0" <= char <= "9":
         return f"sound:digits/{char}"
     return f"sound:{_SYMBOLS[char]}" if char in _SYMBOLS else ""
 
@@ -157,9 +166,33 @@ async def play(
         raise
     how, digit = await wait.deferred
     if how == "digit":
-        with contextlib.suppress(AriHTTPError):  # 404: it finished meanwhile
-            await channel.call("playbacks", "stop", playbackId=playback_id)
+        await _stop(channel, playback_id)
     return how != "failed", digit
+
+
+async def _stop(channel: ARIChannel, playback_id: str) -> None:
+    """Stop a playback; one Asterisk cannot stop (``number:`` …) is waited for, bounded."""
+    # Watching before the request: its end may come before the answer.
+    rest: ChannelWait[None] = channel.waits.new(channel.limits.media_timeout, lambda: None)
+
+    def on_playback(event: Event) -> None:
+        if event.get("type") == "PlaybackFinished":
+            rest.succeed(None)
+
+    rest.watch(channel.link.events, playback_key(playback_id), on_playback)
+    try:
+        await channel.call("playbacks", "stop", playbackId=playback_id)
+    except AriNotFound:  # it finished meanwhile
+        pass
+    except AriHTTPError as e:  # 500 "Could not stop playback": it goes on to its end
+        channel.log.debug("ARI {channel}: playback {playback} plays on ({error})",
+                          channel=channel.info.channel, playback=playback_id, error=e)
+        await rest.deferred
+        return
+    except BaseException:
+        rest.cancel()
+        raise
+    rest.cancel()
 
 
 async def stream(channel: ARIChannel, file: str, escape_digits: str) -> PlayResult:

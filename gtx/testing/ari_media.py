@@ -18,8 +18,10 @@ A sound that does not exist (or a scheme the emulator does not know) fails at on
 failed stream; the playback ends there (a real Asterisk would go on with its next media).
 ``playbacks.stop`` (``DELETE /playbacks/{id}``) ends a playing one with ``PlaybackFinished``
 state ``done`` (res_stasis_playback's "stopped" is reported as done) and drops a queued one
-silently. A hang-up ends the playing one with state ``failed``; leaving Stasis with ``done``.
-DTMF never stops a playback: the application decides.
+silently — but only ``sound:``, ``recording:`` and ``tone:`` media can be stopped (they are
+"controllable"): one playing ``digits:``, ``number:`` or ``characters:`` answers 500 ``Could
+not stop playback`` and plays on. A hang-up ends the playing one with state ``failed``;
+leaving Stasis with ``done``. DTMF never stops a playback: the application decides.
 """
 
 from __future__ import annotations
@@ -35,6 +37,10 @@ if TYPE_CHECKING:
     from collections.abc import Iterable
 
     from gtx.testing.ari_server import EmulatedARIServer
+
+
+#: The media schemes a playback can be stopped (or controlled) in (res_stasis_playback.c).
+CONTROLLABLE = frozenset({"sound", "recording", "tone"})
 
 
 @dataclass(eq=False)
@@ -166,6 +172,10 @@ class ARIMedia:
             channel.playbacks.remove(playback)
             self.playbacks.pop(playback.id, None)
             return
+        scheme = playback.media[playback.index].partition(":")[0]
+        if scheme not in CONTROLLABLE:
+            channel.media.note("media", f"playback {playback.id} cannot be stopped ({scheme}:)")
+            raise ARIFault(500, "Could not stop playback")
         channel.media.note("media", f"playback {playback.id} stopped")
         self._finish(playback, "done")
 

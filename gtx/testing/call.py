@@ -150,15 +150,22 @@ def number_files(number: int) -> list[str]:
     return files
 
 
+#: The sounds of the symbols ``say alpha`` / ``say phonetic`` / ``say digits`` say (say.c).
+SYMBOL_FILES = {
+    "*": "digits/star", "#": "digits/pound", "!": "letters/exclaimation-point",
+    "@": "letters/at", "$": "letters/dollar", "-": "letters/dash", ".": "letters/dot",
+    "=": "letters/equals", "+": "letters/plus", "/": "letters/slash", " ": "letters/space",
+}
+
+
 def character_files(text: str, phonetic: bool = False) -> list[str]:
     """The sounds of ``say alpha`` / ``say phonetic`` / ``say digits``."""
-    names = {"*": "digits/star", "#": "digits/pound"}
     files = []
     for char in text.lower():
-        if char.isdigit():
+        if "0" <= char <= "9":
             files.append(f"digits/{char}")
-        elif char.isalpha():
+        elif "a" <= char <= "z":
             files.append(f"phonetic/{char}_p" if phonetic else f"letters/{char}")
-        elif char in names:
-            files.append(names[char])
+        elif char in SYMBOL_FILES:
+            files.append(SYMBOL_FILES[char])
     return files

@@ -49,6 +49,8 @@ _CORE_SOUNDS.update({f"phonetic/{c}_p": 4800 for c in "abcdefghijklmnopqrstuvwxy
 _CORE_SOUNDS.update({f"digits/day-{n}": 4800 for n in range(7)})
 _CORE_SOUNDS.update({f"digits/mon-{n}": 4800 for n in range(12)})
 _CORE_SOUNDS.update({"digits/star": 3200, "digits/pound": 3600, "digits/oh": 3600})
+_CORE_SOUNDS.update({f"letters/{name}": 4000 for name in (
+    "dash", "dot", "plus", "slash", "space", "equals", "dollar", "exclaimation-point")})
 _CORE_SOUNDS.update({f"digits/h-{n}": 4400 for n in range(1, 32)})
 
 

@@ -216,6 +216,35 @@ def test_a_digit_pressed_while_the_playback_stops_is_kept_for_the_next_read(call
     assert result(call.channel.wait_for_digit(5)) == "2"
 
 
+def test_a_number_asterisk_cannot_stop_returns_the_digit_once_said(call: Call) -> None:
+    """``number:`` is not "controllable" (res_stasis_playback): playbacks.stop answers 500 and
+    it plays on, holding up what follows; the digit comes back once it has ended."""
+    call.playing(seconds=3)
+    call.link.answer("playbacks.stop", http_error("stop", 500, "Could not stop playback"))
+    d = call.channel.say("number", "1234", "#")
+    call.clock.advance(1)
+    call.press("#")
+    assert call.link.made("playbacks.stop") == [{"playbackId": "playback-1"}]
+    assert not d.called
+    call.clock.advance(2)  # PlaybackFinished
+    assert result(d) == "#"
+    call.quiet()
+
+
+def test_a_playback_that_ends_before_the_stop_is_answered_is_not_waited_for(
+        call: Call) -> None:
+    stopping: Deferred[None] = Deferred()
+    call.playing(seconds=2)
+    call.link.answer("playbacks.stop", stopping)
+    d = call.channel.say("number", "7", "#")
+    call.clock.advance(1)
+    call.press("#")
+    call.clock.advance(1)  # PlaybackFinished comes before the answer to the stop
+    stopping.errback(http_error("stop", 500, "Could not stop playback"))
+    assert result(d) == "#"
+    call.quiet()
+
+
 def test_digits_kept_are_dropped_by_an_operation_that_does_not_read_them(call: Call) -> None:
     call.press("7")  # nobody reads digits now: kept
     result(call.channel.answer())

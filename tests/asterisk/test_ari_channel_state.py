@@ -179,11 +179,16 @@ def test_hand_off_values_go_in_the_originate_of_that_technology(call: Call) -> N
 
 
 def test_say_media_of_each_kind() -> None:
-    assert say_media("digits", "1#", UTC) == ["digits:1#"]
+    # Digits and letters as sound files: those a digit can stop (number: cannot be).
+    assert say_media("digits", "1#*", UTC) == [
+        "sound:digits/1", "sound:digits/pound", "sound:digits/star"]
     assert say_media("number", "-42", UTC) == ["number:-42"]
-    assert say_media("alpha", "a,b c", UTC) == ["characters:ab c"]
+    assert say_media("alpha", "a,B c@2", UTC) == [
+        "sound:letters/a", "sound:letters/b", "sound:letters/space", "sound:letters/c",
+        "sound:letters/at", "sound:digits/2"]
     assert say_media("phonetic", "Ab1-_", UTC) == [
         "sound:phonetic/a_p", "sound:phonetic/b_p", "sound:digits/1", "sound:letters/dash"]
+    assert say_media("alpha", ",,", UTC) == []
     sunday = int(datetime(2026, 11, 22, 13, 5, tzinfo=UTC).timestamp())
     assert say_media("date", str(sunday), UTC) == [
         "sound:digits/day-0", "sound:digits/mon-10", "number:22", "number:2026"]

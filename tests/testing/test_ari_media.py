@@ -143,10 +143,11 @@ async def test_keys_pressed_during_a_playback(tmp_path: Path) -> None:
 
 
 @pytest_twisted.ensureDeferred
-async def test_a_stopped_say_has_only_the_files_it_reached(tmp_path: Path) -> None:
+async def test_a_stopped_say_of_sounds_has_only_the_files_it_reached(tmp_path: Path) -> None:
     r = await rig(tmp_path)
     replies: list[Reply] = []
-    _on_start(r, ("POST", "/channels/{id}/play", {"media": "digits:123456", "playbackId": "d"}),
+    media = ",".join(f"sound:digits/{n}" for n in range(1, 7))
+    _on_start(r, ("POST", "/channels/{id}/play", {"media": media, "playbackId": "d"}),
               replies=replies)
     # Each digit lasts 0.45 s: at 0.5 s the second one has started.
     r.clock.callLater(0.5, lambda: r.client.call("DELETE", "/playbacks/d").addCallback(
@@ -154,4 +155,23 @@ async def test_a_stopped_say_has_only_the_files_it_reached(tmp_path: Path) -> No
     record = await r.run(r.server.stasis_call(caller="wait 2; hangup"))
     assert [reply.status for reply in replies] == [201, 204]
     assert record.played == ["digits/1", "digits/2"]
+    await r.close()
+
+
+@pytest_twisted.ensureDeferred
+async def test_digits_number_and_characters_cannot_be_stopped(tmp_path: Path) -> None:
+    """res_stasis_playback: only sound:, recording: and tone: are "controllable"; a stop of
+    anything else answers 500 and the playback goes on to its end."""
+    r = await rig(tmp_path)
+    replies: list[Reply] = []
+    _on_start(r, ("POST", "/channels/{id}/play", {"media": "digits:123456", "playbackId": "d"}),
+              replies=replies)
+    r.clock.callLater(0.5, lambda: r.client.call("DELETE", "/playbacks/d").addCallback(
+        replies.append))
+    record = await r.run(r.server.stasis_call(caller="wait 4; hangup"))
+    assert [reply.status for reply in replies] == [201, 500]
+    assert replies[1].body == {"message": "Could not stop playback"}
+    assert record.played == [f"digits/{n}" for n in range(1, 7)]
+    finished = next(e for e in r.client.received if e["type"] == "PlaybackFinished")
+    assert finished["playback"]["state"] == "done"
     await r.close()
