@@ -2,8 +2,9 @@
 
 One leg is originated per target (``channels.originate`` with ``app`` = gtx's application,
 ``appArgs=gtx-dial``, a gtx ``channelId``, the caller id — the caller's own unless ``caller_id``
-is given, as Dial's ``f()`` —, ``timeout``, ``originator`` = the caller, and the hand-off
-``variables`` of :meth:`ARIChannel.handoff_variables`). Meanwhile the caller hears ringing
+is given, as Dial's ``f()`` —, ``timeout`` (``-1`` without one: an originate without
+``timeout`` gives up after 30 s, where Dial() rings on), ``originator`` = the caller, and the
+hand-off ``variables`` of :meth:`ARIChannel.handoff_variables`). Meanwhile the caller hears ringing
 (``channels.ring``), or music on hold with option ``m``.
 
 The first leg to enter Stasis has answered: the other legs are hung up, the caller is answered
@@ -15,7 +16,9 @@ DIALSTATUS: ``ANSWER``; ``CANCEL`` when the caller hangs up first; ``NOANSWER`` 
 ``timeout`` passes; otherwise, once every leg has failed, the most telling of their statuses
 (BUSY, then CONGESTION, then CHANUNAVAIL, then NOANSWER, as Dial counts them), each leg's
 status being that of its last ``Dial`` event or else its ``ChannelDestroyed`` cause: 17 BUSY;
-16, 18, 19, 21 NOANSWER; 34, 38, 41, 42, 44, 47 CONGESTION; any other CHANUNAVAIL. A leg that
+16, 18, 19, 21 NOANSWER; 34, 38, 41, 42, 44, 47 CONGESTION; 0 NOANSWER when the leg was
+ringing or the timeout has passed (Asterisk's originate gives up with cause 0 and no ``Dial``
+NOANSWER); any other CHANUNAVAIL. A leg that
 cannot even be originated (an HTTP error) is CHANUNAVAIL. ``answered_seconds`` and
 ``dialed_seconds`` (ANSWEREDTIME, DIALEDTIME) are measured on the clock.
 
@@ -56,12 +59,13 @@ _CONGESTION_CAUSES: Final = frozenset({34, 38, 41, 42, 44, 47})
 _NO_ANSWER_CAUSES: Final = frozenset({16, 18, 19, 21})
 
 
-def status_from_cause(cause: object) -> str:
-    """The DIALSTATUS of a leg destroyed with Q.850 ``cause`` before it answered."""
+def status_from_cause(cause: object, *, rang: bool = False) -> str:
+    """The DIALSTATUS of a leg destroyed with Q.850 ``cause`` before it answered; ``rang``:
+    it was ringing, or the dial's timeout has passed (cause 0 is then a timeout)."""
     code = cause if isinstance(cause, int) else -1
     if code == 17:
         return "BUSY"
-    if code in _NO_ANSWER_CAUSES:
+    if code in _NO_ANSWER_CAUSES or (code == 0 and rang):
         return "NOANSWER"
     if code in _CONGESTION_CAUSES:
         return "CONGESTION"
@@ -85,6 +89,7 @@ class _Leg:
     left: bool = False  # hung up, left Stasis or the bridge: the call with it is over
     ending: bool = False  # its hang-up was requested (by whoever): no need to ask again
     dropped: bool = False  # gtx asked Asterisk to hang it up
+    ringing: bool = False  # Asterisk said it rings (Dial RINGING, ChannelStateChange)
 
 
 def _ignore(_: str) -> None:
@@ -108,6 +113,7 @@ class _Dial:
         self._unwatch: list[Callable[[], None]] = []
         self._ring: ChannelWait[tuple[str, _Leg | None]] | None = None
         self._talk: ChannelWait[str] | None = None
+        self._started = channel.clock.seconds()
 
     def validate(self) -> None:
         if not self.targets or not all(_DIAL_TARGET.match(t) for t in self.targets):
@@ -128,7 +134,7 @@ class _Dial:
         channel.waits.drop_digits()
         await channel.stop_music()
         clock, limits = channel.clock, channel.limits
-        started = clock.seconds()
+        started = self._started = clock.seconds()
         bound = self.timeout + RING_GRACE if self.timeout else limits.application_timeout
         ring: ChannelWait[tuple[str, _Leg | None]] = channel.waits.new(
             bound, lambda: ("timeout", None), on_digit=_ignore)
@@ -168,8 +174,7 @@ class _Dial:
         caller_id = self.caller_id if self.caller_id is not None else self._callers_id()
         if caller_id:
             params["callerId"] = caller_id
-        if self.timeout:
-            params["timeout"] = int(self.timeout)
+        params["timeout"] = int(self.timeout) if self.timeout else -1  # no timeout: ring on
         variables = channel.handoff_variables(target)
         if variables:
             params["variables"] = variables
@@ -193,10 +198,15 @@ class _Dial:
         kind = event.get("type")
         if kind == "Dial":
             status = str(event.get("dialstatus", ""))
-            if (event.get("peer") or {}).get("id") == leg.id and status in _FINAL:
-                leg.status = status
+            if (event.get("peer") or {}).get("id") == leg.id:
+                leg.ringing = leg.ringing or status == "RINGING"
+                if status in _FINAL:
+                    leg.status = status
             return
         if (event.get("channel") or {}).get("id") != leg.id:
+            return
+        if kind == "ChannelStateChange":
+            leg.ringing = leg.ringing or event["channel"].get("state") == "Ringing"
             return
         if kind == "StasisStart":
             if self._ring is not None and not self._ring.done:
@@ -209,10 +219,15 @@ class _Dial:
             leg.ending = leg.ending or kind in ("ChannelHangupRequest", "ChannelDestroyed")
             if kind == "ChannelDestroyed":
                 leg.gone = True
-                leg.status = leg.status or status_from_cause(event.get("cause"))
+                leg.status = leg.status or status_from_cause(
+                    event.get("cause"), rang=leg.ringing or self._timeout_passed())
             if leg is self.winner and self._talk is not None:
                 self._talk.succeed("callee")
             self._settle()
+
+    def _timeout_passed(self) -> bool:
+        return bool(self.timeout) and \
+            self.channel.clock.seconds() - self._started >= int(self.timeout or 0)
 
     def _settle(self) -> None:
         """Every leg failed before one answered: the ring wait is over."""

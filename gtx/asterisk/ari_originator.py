@@ -20,7 +20,8 @@ events are watched (``channel:<call_id>``) before the request is sent. What happ
 - ``ChannelUserevent`` ``GtxAmd`` / ``GtxAbandoned`` (the dialplan's ``UserEvent()``): the
   call's verdict (machine, abandoned);
 - ``ChannelDestroyed``: ENDED with the call's verdict (``canceled`` after :meth:`hangup`, else
-  ``machine``, ``abandoned`` or ``answered``); before any answer, its Q.850 cause says how.
+  ``machine``, ``abandoned`` or ``answered``); before any answer, its Q.850 cause says how
+  (cause 0 after ringing is the originate's timeout: no_answer).
 
 Every placed call ends in exactly one ENDED update, after which its channel is not watched any
 more. Nothing waits forever: an attempt with no outcome after its ring timeout plus ``margin``
@@ -290,7 +291,10 @@ class ARIOriginator:
         elif call.canceled:
             self._end(call, "canceled", hangup)
         else:
-            self._end(call, outcome_for_cause(cause) or "failed", hangup)
+            # Cause 0 after ringing: the originate's timeout (ast_dial sends no NOANSWER).
+            timed_out = call.ringing and cause.strip() == "0"
+            self._end(call, outcome_for_cause(cause) or (
+                "no_answer" if timed_out else "failed"), hangup)
 
     # -- steps of a call --------------------------------------------------------------------
 

@@ -3,7 +3,7 @@
 
 The endpoint is looked up in the :class:`~gtx.testing.pbx.EmulatedAsterisk`'s dial
 destinations (``DialDestination``: ANSWER after ``ring_seconds``, BUSY, NOANSWER until the
-originate's ``timeout`` (30 s by default), CONGESTION, CHANUNAVAIL, or another server); the
+originate's ``timeout``, CONGESTION, CHANUNAVAIL, or another server); the
 reference dialplan's ``Local/wait@gtx-test``, ``Local/busy@gtx-test`` and
 ``Local/noanswer@gtx-test`` are known too. An endpoint nobody knows is CHANUNAVAIL: for a
 ``Local/`` channel the pair is created and fails at once, for any other technology the request
@@ -19,6 +19,11 @@ channel enters ``Stasis(app,appArgs)`` (arguments split on commas); with
 ``context``/``extension`` it runs that dialplan place (see :mod:`gtx.testing.ari_dialplan`).
 ``variables`` are set on the new channel; ``IAXVAR()``/``PJSIP_HEADER(add,…)`` cross to a
 destination that is another server. The called party hangs up after its ``talk_seconds``.
+
+The originate ``timeout`` is resource_channels.c's: a positive number of seconds, ``-1`` for
+none (it rings until something ends it), anything else 30 s. When it passes, the dial gives up
+as ``ast_dial`` does: the channel is hung up with cause 0 (``Unknown``) and no ``Dial``
+NOANSWER event — only ``channels.dial``'s timeout reports NOANSWER (cause 19), as Dial() does.
 """
 
 from __future__ import annotations
@@ -54,12 +59,15 @@ class Dialling:
     """One channel being dialled: rings its destination, then answers or fails."""
 
     def __init__(self, call: RestCall, outer: ARIChannel, inner: ARIChannel | None,
-                 dialstring: str, timeout: float | None) -> None:
+                 dialstring: str, timeout: float | None, *, silent_timeout: bool = False
+                 ) -> None:
         self.server = call.server
         self.calls = call.server.calls
         self.outer, self.inner = outer, inner
         self.dialstring = dialstring
         self.timeout = timeout
+        # The originate's ast_dial: its timeout hangs up with cause 0 and no Dial NOANSWER.
+        self.silent_timeout = silent_timeout
         self.then: Any = None  # what runs once answered
 
     def dial(self, destination: DialDestination, caller: ARIChannel | None = None) -> None:
@@ -78,7 +86,7 @@ class Dialling:
         if destination.outcome == "NOANSWER" or (timeout is not None
                                                  and destination.ring_seconds >= timeout):
             if timeout is not None:
-                outer.later(timeout, lambda: self._fail("NOANSWER"))
+                outer.later(timeout, self._timed_out)
         elif destination.outcome == "ANSWER":
             outer.later(destination.ring_seconds, self._answer)
         else:
@@ -135,6 +143,21 @@ class Dialling:
         if not side.gone and not side.hanging_up:
             side.media.note("media", "called party hangs up")
             self.calls.hangup(side, 16, source="caller")
+
+    def _timed_out(self) -> None:
+        if not self.silent_timeout:
+            self._fail("NOANSWER")
+            return
+        outer, inner = self.outer, self.inner
+        outer.hangup_source = "caller"
+        outer.media.note("media", "the originate timed out")
+        if inner is not None:
+            self.calls.request_hangup(inner, 0, False, self.calls.listeners(inner))
+        self.calls.end(outer, 0, "caller", self.calls.listeners(outer))
+        if inner is not None:
+            inner_apps = self.calls.listeners(inner)
+            self.calls.request_hangup(inner, 16, True, inner_apps)
+            self.calls.end(inner, 16, "caller", inner_apps)
 
     def _fail(self, status: str) -> None:
         outer, inner = self.outer, self.inner
@@ -244,9 +267,10 @@ def _originate(call: RestCall) -> Reply:
     destination = _destination(call, endpoint)
     caller = parse_caller_id(call.get("callerId") or "")
     outer, inner = make_channels(call, endpoint, resource, destination, app, caller)
-    timeout = int(call.get("timeout", 30) or 30)
-    dialling = Dialling(call, outer, inner, resource.removesuffix("/n"),
-                        None if timeout == -1 else float(timeout))
+    asked = int(call.get("timeout", 30) or 0)
+    timeout = float(asked) if asked > 0 else (None if asked == -1 else 30.0)
+    dialling = Dialling(call, outer, inner, resource.removesuffix("/n"), timeout,
+                        silent_timeout=True)
     answer_json = outer.to_json()
     server = call.server
     if app:

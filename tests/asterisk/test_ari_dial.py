@@ -242,6 +242,46 @@ def test_status_from_cause(cause: object, status: str) -> None:
     assert status_from_cause(cause) == status
 
 
+def test_cause_0_after_ringing_is_noanswer() -> None:
+    assert status_from_cause(0, rang=True) == "NOANSWER"
+    assert status_from_cause(1, rang=True) == "CHANUNAVAIL"
+
+
+def test_without_a_timeout_the_legs_ring_on(call: Dialling) -> None:
+    """Dial() without a timeout rings on; an originate without one gives up after 30 s."""
+    call.target("PJSIP/100", (1, "Dial", {"status": "RINGING"}), (45, "StasisStart", {}))
+    d = call.channel.dial(["PJSIP/100"], None, "", None, None)
+    assert call.link.made("channels.originate")[0]["timeout"] == -1
+    call.clock.advance(45)  # answered after 45 s
+    call.link.emit(event("ChannelLeftBridge", "dial-1"))  # the callee hangs up
+    assert result(d).status == "ANSWER"
+
+
+@pytest.mark.parametrize("ringing", [
+    (1, "Dial", {"status": "RINGING"}),
+    (1, "ChannelStateChange", {"channel": channel_json("dial-1", state="Ringing")}),
+])
+def test_a_leg_asterisk_times_out_with_cause_0_is_noanswer(
+        call: Dialling, ringing: tuple[float, str, dict[str, Any]]) -> None:
+    """The originate's timeout: the leg is destroyed with cause 0 and no Dial NOANSWER."""
+    call.target("PJSIP/100", ringing,
+                (20, "ChannelDestroyed", {"cause": 0, "cause_txt": "Unknown"}))
+    d = call.channel.dial(["PJSIP/100"], 20, "", None, None)
+    call.clock.advance(20)
+    assert result(d) == DialResult(status="NOANSWER", answered_seconds=0, dialed_seconds=20)
+
+
+def test_cause_0_at_the_timeout_without_ringing_is_noanswer(call: Dialling) -> None:
+    call.target("PJSIP/100", (20, "ChannelDestroyed", {"cause": 0, "cause_txt": "Unknown"}))
+    call.target("PJSIP/200", (3, "ChannelDestroyed", {"cause": 0, "cause_txt": "Unknown"}))
+    d = call.channel.dial(["PJSIP/100"], 20, "", None, None)
+    call.clock.advance(20)
+    assert result(d).status == "NOANSWER"
+    early = call.channel.dial(["PJSIP/200"], 20, "", None, None)
+    call.clock.advance(3)
+    assert result(early).status == "CHANUNAVAIL"  # neither rang nor timed out
+
+
 def test_combined_status() -> None:
     assert combined_status(["NOANSWER", "CONGESTION"]) == "CONGESTION"
     assert combined_status(["NOANSWER", "CHANUNAVAIL"]) == "CHANUNAVAIL"

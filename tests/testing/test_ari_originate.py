@@ -66,7 +66,6 @@ async def test_answered_call_enters_stasis_with_its_arguments_then_the_far_end_h
 @pytest.mark.parametrize(("destination", "status", "cause", "seconds"), [
     (DialDestination.busy(after=2), "BUSY", 17, 2),
     (DialDestination.congestion(after=1), "CONGESTION", 34, 1),
-    (DialDestination.no_answer(), "NOANSWER", 19, 5),
 ])
 @pytest_twisted.ensureDeferred
 async def test_calls_that_fail(tmp_path: Path, destination: DialDestination, status: str,
@@ -84,6 +83,38 @@ async def test_calls_that_fail(tmp_path: Path, destination: DialDestination, sta
                 19: "User alerting, no answer"}[cause])
     assert record.duration == seconds
     assert record.stasis_statuses == []
+    await r.close()
+
+
+@pytest.mark.parametrize(("timeout", "seconds"), [(5, 5), (None, 30), (0, 30), (-3, 30)])
+@pytest_twisted.ensureDeferred
+async def test_the_originate_timeout_hangs_up_with_cause_0_and_no_dial_status(
+        tmp_path: Path, timeout: int | None, seconds: float) -> None:
+    """ast_dial's timeout (30 s unless a positive one is given): the channel is hung up with
+    cause 0 and no Dial NOANSWER comes (resource_channels.c, dial.c)."""
+    r = await _setup(tmp_path, **{"5551234": DialDestination.no_answer()})
+    params: dict[str, object] = {"endpoint": TRUNK.format("5551234"), "app": "gtx"}
+    if timeout is not None:
+        params["timeout"] = timeout
+    await r.run(r.client.call("POST", "/channels/c1", params))
+    record = await r.run(_finished(r, "c1"))
+    events = _of(r, "c1")
+    assert [(e["type"], e.get("dialstatus")) for e in events] == [
+        ("Dial", ""), ("ChannelStateChange", None), ("ChannelDestroyed", None)]
+    assert events[1]["channel"]["state"] == "Ringing"
+    assert (events[-1]["cause"], events[-1]["cause_txt"]) == (0, "Unknown")
+    assert record.duration == seconds
+    await r.close()
+
+
+@pytest_twisted.ensureDeferred
+async def test_without_a_timeout_the_originate_rings_on(tmp_path: Path) -> None:
+    r = await _setup(tmp_path, **{"5551234": DialDestination.no_answer()})
+    await r.run(r.client.call("POST", "/channels/c1", {
+        "endpoint": TRUNK.format("5551234"), "app": "gtx", "timeout": -1}))
+    r.clock.advance(3600)
+    assert r.server.channels["c1"].state == "Ringing"
+    await r.run(r.client.call("DELETE", "/channels/c1"))
     await r.close()
 
 
