@@ -124,9 +124,10 @@ class AriLink(Protocol):
         (``bool`` and ``int`` values are sent as ARI expects them). Fires with the decoded JSON
         body (None for 204). Fails with the errors of the module docstring."""
 
-    def supports(self, resource: str, operation: str) -> bool:
-        """True when the connected Asterisk's listings have ``resource.operation`` (operations
-        come and go between Asterisk versions); False while the link is down."""
+    def supports(self, resource: str, operation: str, parameter: str | None = None) -> bool:
+        """True when the connected Asterisk's listings have ``resource.operation`` — and, with
+        ``parameter``, when that operation declares it (operations and parameters come and go
+        between Asterisk versions); False while the link is down."""
 
     def on_ready(self, handler: Callable[[], object]) -> Callable[[], None]:
         """Call ``handler`` after every successful (re)connection, once the WebSocket is

@@ -56,6 +56,7 @@ from gtx.asterisk import ari_dial, ari_excursion, ari_media
 from gtx.asterisk.ari_api import (
     EXEC_RETURN,
     AriConflict,
+    AriError,
     AriHTTPError,
     AriLink,
     AriNotFound,
@@ -89,6 +90,10 @@ DEFAULT_RECORDING_DIR: Final = "/var/spool/asterisk/recording"
 #: A dialplan name (context, extension, queue, conference, music class, profile).
 DIALPLAN_NAME: Final = re.compile(r"^[A-Za-z0-9_+*#.@-]+$")
 
+#: The ``reason`` of ``channels.hangup`` for a Q.850 cause, where Asterisk has no
+#: ``reason_code`` (any other cause: ``normal``).
+HANGUP_REASONS: Final = {16: "normal", 17: "busy", 34: "congestion", 19: "no_answer",
+                         21: "rejected", 1: "unallocated"}
 #: Makes the ids gtx gives to what it creates (playbacks, dial legs, bridges): ``ids(kind)``.
 IdFactory = Callable[[str], str]
 
@@ -254,7 +259,7 @@ class ARIChannel:
 
     async def command(self, resource: str, operation: str, **params: Any) -> Any:
         """A REST request about this live channel: 404/409 for the channel → ChannelHangup,
-        any other HTTP error → CommandFailed."""
+        any other HTTP error, or a request the link refuses to send, → CommandFailed."""
         name = f"{resource}.{operation}"
         self.require_live(name)
         try:
@@ -265,6 +270,8 @@ class ARIChannel:
                 self.mark_hung_up(f"is gone ({name}: {e.message})")
                 raise ChannelHangup(f"{name}: the channel {self._info.channel} is gone") from e
             raise CommandFailed(name, f"HTTP {e.status} {e.message}") from e
+        except AriError as e:  # a request the link would not send (unknown parameter …)
+            raise CommandFailed(name, str(e)) from e
 
     @staticmethod
     def dialplan_name(value: str, what: str) -> str:
@@ -291,12 +298,15 @@ class ARIChannel:
         return self._run(answer())
 
     def hangup(self, cause: int | None = None) -> Deferred[None]:
-        """Hang the channel up (``reason_code``: a Q.850 cause)."""
+        """Hang the channel up with a Q.850 ``cause``: ``reason_code`` where this Asterisk has
+        it (recent versions), else the nearest ``reason`` (:data:`HANGUP_REASONS`)."""
 
         async def hangup() -> None:
             params: dict[str, Any] = {"channelId": self.id}
-            if cause is not None:
+            if cause is not None and self.link.supports("channels", "hangup", "reason_code"):
                 params["reason_code"] = str(int(cause))
+            elif cause is not None:
+                params["reason"] = HANGUP_REASONS.get(int(cause), "normal")
             await self.command("channels", "hangup", **params)
             self.hung_up_by_session = True
             self.mark_hung_up("hung up by the session")

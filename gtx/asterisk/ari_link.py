@@ -183,15 +183,17 @@ class ARIClient(Service):
 
         return unsubscribe
 
-    def supports(self, resource: str, operation: str) -> bool:
-        """True when the connected Asterisk's listings have ``resource.operation``."""
+    def supports(self, resource: str, operation: str, parameter: str | None = None) -> bool:
+        """True when the connected Asterisk's listings have ``resource.operation`` (and, with
+        ``parameter``, when it declares that parameter)."""
         if not self._connected or self._client is None:
             return False
         try:
-            find_operation(self._client, resource, operation)
+            op = find_operation(self._client, resource, operation)
         except AriError:
             return False
-        return True
+        return parameter is None or any(
+            p.get("name") == parameter for p in op.json.get("parameters", []))
 
     def call(self, resource: str, operation: str, **params: Any) -> Deferred[Any]:
         """Run the REST operation ``resource.operation`` (Swagger names) with ``params``.

@@ -68,8 +68,9 @@ class FakeAriLink:
             return fail(answer)
         return succeed(answer)
 
-    def supports(self, resource: str, operation: str) -> bool:
-        # The scripted Asterisk has no setChannelVars (older Asterisk versions lack it).
+    def supports(self, resource: str, operation: str, parameter: str | None = None) -> bool:
+        # The scripted Asterisk has no setChannelVars (older Asterisk versions lack it); every
+        # operation it has declares every parameter.
         return (resource, operation) != ("channels", "setChannelVars")
 
     def on_ready(self, handler: Callable[[], object]) -> Callable[[], None]:

@@ -15,7 +15,7 @@ from twisted.internet.defer import Deferred, fail, succeed
 from twisted.internet.task import Clock
 from twisted.python.failure import Failure
 
-from gtx.asterisk.ari_api import AriUnavailable, http_error
+from gtx.asterisk.ari_api import AriError, AriUnavailable, http_error
 from gtx.asterisk.ari_channel import ARIChannel
 from gtx.asterisk.ari_events import EventRouter
 
@@ -83,6 +83,9 @@ class ScriptedLink:
         self.connected = True
         self.events = EventRouter()
         self.newer = False  # True: an Asterisk with setChannelVars
+        #: (operation, parameter) this Asterisk's listings lack: ("channels.hangup",
+        #: "reason_code") for an older one. The link refuses to send them (AriError).
+        self.lacking: set[tuple[str, str]] = set()
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.script: dict[str, list[Answer]] = {}
         self.held: list[tuple[str, Deferred[Any]]] = []
@@ -119,6 +122,9 @@ class ScriptedLink:
         self.calls.append((name, params))
         if not self.connected:
             return fail(AriUnavailable(f"{name}: the link is down"))
+        undeclared = sorted(p for p in params if (name, p) in self.lacking)
+        if undeclared:
+            return fail(AriError(f"{name} has no parameter {', '.join(undeclared)}"))
         answers = self.script.get(name, [None])
         answer = answers.pop(0) if len(answers) > 1 else answers[0]
         if callable(answer) and not isinstance(answer, Deferred):
@@ -130,8 +136,10 @@ class ScriptedLink:
             return fail(answer)
         return succeed(answer)
 
-    def supports(self, resource: str, operation: str) -> bool:
+    def supports(self, resource: str, operation: str, parameter: str | None = None) -> bool:
         # Unless ``newer``, the scripted Asterisk has no setChannelVars (older versions lack it).
+        if parameter is not None and (f"{resource}.{operation}", parameter) in self.lacking:
+            return False
         return self.newer or (resource, operation) != ("channels", "setChannelVars")
 
     def on_ready(self, handler: Callable[[], object]) -> Callable[[], None]:

@@ -99,6 +99,28 @@ def test_answer_and_hangup_with_a_cause(call: Call) -> None:
     assert len(call.link.calls) == 2  # nothing sent for a dead channel
 
 
+@pytest.mark.parametrize(("cause", "reason"), [
+    (16, "normal"), (17, "busy"), (34, "congestion"), (19, "no_answer"), (21, "rejected"),
+    (1, "unallocated"), (31, "normal"), (127, "normal"),
+])
+def test_hangup_where_asterisk_has_no_reason_code(cause: int, reason: str) -> None:
+    """Older Asterisk: channels.hangup has ``reason`` only (the link refuses an undeclared
+    parameter before sending it): the cause goes as the nearest reason."""
+    call = Call()
+    call.link.lacking.add(("channels.hangup", "reason_code"))
+    result(call.channel.hangup(cause))
+    assert call.link.calls == [("channels.hangup", {"channelId": "gtx-ari-1", "reason": reason})]
+    assert call.channel.hung_up_by_session
+    call.close()
+
+
+def test_a_request_the_link_refuses_to_send_is_command_failed(call: Call) -> None:
+    call.link.lacking.add(("channels.answer", "channelId"))
+    error = failure(call.channel.answer(), CommandFailed)
+    assert "has no parameter channelId" in str(error)
+    assert not call.channel.hung_up
+
+
 def test_transfer_is_remembered_for_the_runner(call: Call) -> None:
     result(call.channel.transfer("sales", "100", 2))
     assert call.channel.transfer_target == ("sales", "100", 2)

@@ -142,6 +142,23 @@ async def test_programming_errors_fail_clearly_before_sending(
     assert ari.requests == []
 
 
+@pytest_twisted.ensureDeferred
+async def test_supports_says_which_operations_and_parameters_the_listings_declare(
+        ari: FakeARI) -> None:
+    link = Link(ari.url)
+    assert not link.client.supports("channels", "hangup")  # not connected
+    try:
+        await link.start()
+        assert link.client.supports("channels", "hangup")
+        assert link.client.supports("channels", "hangup", "reason")
+        assert link.client.supports("channels", "hangup", "reason_code")
+        assert not link.client.supports("channels", "hangup", "no_such_parameter")
+        assert not link.client.supports("channels", "no_such_operation")
+        assert not link.client.supports("no_such_resource", "list")
+    finally:
+        await link.client.stopService()
+
+
 def test_a_call_while_disconnected_fails_at_once() -> None:
     client = ARIClient(name="pbx1", url="http://127.0.0.1:1/", user="gtx", password="p",
                        clock=Clock())
