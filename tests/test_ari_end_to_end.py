@@ -16,18 +16,16 @@ import pytest_twisted
 from twisted.internet import reactor as global_reactor
 from twisted.internet.endpoints import serverFromString
 from twisted.internet.task import deferLater
-from twisted.web.server import Site
 
 from gtx.config import parse_config
 from gtx.tap import GtxNode
 from gtx.testing import AnySoundCatalogue, CallSpec, DialDestination, EmulatedAsterisk
 from gtx.testing.ari_server import EmulatedARIServer
 from gtx.xmlrpc.client import XMLRPCClient
-from gtx.xmlrpc.server import CallContext, XMLRPCResource
+from tests.survey_service import Step, SurveyService
 
 reactor: Any = global_reactor
 TOKEN = "s3cret-token"
-Step = Callable[[dict[str, Any]], object]
 
 
 @dataclass
@@ -70,28 +68,9 @@ async def listen(factory: Any) -> Any:
 @asynccontextmanager
 async def stack(destinations: dict[str, DialDestination] | None = None,
                 steps: dict[str, Step] | None = None) -> AsyncIterator[Stack]:
-    ivr_requests: list[dict[str, Any]] = []
-    events: list[dict[str, Any]] = []
-    service = XMLRPCResource()
-    answers: dict[str, Step] = {
-        "survey.start": lambda request: {"actions": [{"action": "play",
-                                                      "files": ["hello-world"]}]},
-        **(steps or {}),
-    }
-
-    def ivr_step(ctx: CallContext, request: dict[str, Any]) -> object:
-        ivr_requests.append(request)
-        return answers[ctx.method](request)
-
-    def on_event(ctx: CallContext, event: dict[str, Any]) -> object:
-        events.append(event)
-        return True
-
-    for method in answers:
-        service.register(method, ivr_step)
-    service.register("crm.event", on_event)
-    service_port = await listen(Site(service))
-    service_url = f"http://127.0.0.1:{service_port.getHost().port}/RPC2"
+    survey = SurveyService()
+    await survey.listen(reactor, steps)
+    ivr_requests, events, service_url = survey.ivr_requests, survey.events, survey.url
 
     recordings = Path(tempfile.mkdtemp(prefix="gtx-ari-e2e-"))
     asterisk = EmulatedAsterisk(reactor, time_scale=0.01, sounds=AnySoundCatalogue(),
@@ -124,7 +103,7 @@ async def stack(destinations: dict[str, DialDestination] | None = None,
         await client.close()
         await node.drain()
         await http.stopListening()
-        await service_port.stopListening()
+        await survey.close()
         await ari.stop()
         shutil.rmtree(recordings, ignore_errors=True)
 

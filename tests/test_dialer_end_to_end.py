@@ -16,7 +16,6 @@ from twisted.internet import reactor as global_reactor
 from twisted.internet.defer import Deferred
 from twisted.internet.endpoints import serverFromString
 from twisted.internet.task import deferLater
-from twisted.web.server import Site
 
 from gtx.config import parse_config
 from gtx.tap import GtxNode
@@ -28,7 +27,7 @@ from gtx.testing import (
 )
 from gtx.xmlrpc.client import XMLRPCClient
 from gtx.xmlrpc.errors import Fault
-from gtx.xmlrpc.server import CallContext, XMLRPCResource
+from tests.survey_service import Step, SurveyService
 
 reactor: Any = global_reactor
 TOKEN = "s3cret-token"
@@ -61,8 +60,6 @@ async def listen(factory: Any) -> Any:
     return await serverFromString(reactor, "tcp:0:interface=127.0.0.1").listen(factory)
 
 
-#: A web service method of the survey app: the request in, the answer out.
-Step = Callable[[dict[str, Any]], object]
 
 
 @asynccontextmanager
@@ -72,28 +69,9 @@ async def stack(destinations: dict[str, DialDestination],
     """The node and its surroundings; ``steps`` adds or replaces methods of the survey app's
     web service (by default ``survey.start`` plays hello-world and ends); ``members`` logs
     agents into queues of the emulated Asterisk before the node connects."""
-    ivr_requests: list[dict[str, Any]] = []
-    events: list[dict[str, Any]] = []
-    service = XMLRPCResource()
-    answers: dict[str, Step] = {
-        "survey.start": lambda request: {"actions": [{"action": "play",
-                                                      "files": ["hello-world"]}]},
-        **(steps or {}),
-    }
-
-    def ivr_step(ctx: CallContext, request: dict[str, Any]) -> object:
-        ivr_requests.append(request)
-        return answers[ctx.method](request)
-
-    def on_event(ctx: CallContext, event: dict[str, Any]) -> object:
-        events.append(event)
-        return True
-
-    for method in answers:
-        service.register(method, ivr_step)
-    service.register("crm.event", on_event)
-    service_port = await listen(Site(service))
-    service_url = f"http://127.0.0.1:{service_port.getHost().port}/RPC2"
+    survey = SurveyService()
+    await survey.listen(reactor, steps)
+    ivr_requests, events, service_url = survey.ivr_requests, survey.events, survey.url
 
     asterisk = EmulatedAsterisk(reactor, time_scale=0.01, sounds=AnySoundCatalogue(),
                                 destinations=destinations)
@@ -133,8 +111,9 @@ async def stack(destinations: dict[str, DialDestination],
     finally:
         await client.close()
         await node.drain()
-        for port in (agi, http, ami_port, service_port):
+        for port in (agi, http, ami_port):
             await port.stopListening()
+        await survey.close()
         ami.disconnect_all()
         shutil.rmtree(recordings, ignore_errors=True)
 
